@@ -1,0 +1,251 @@
+"""Quality metrics for corpus-qa, as pure functions of plain data (no engine import).
+
+Everything here is computed from a *scored row*: a mapping with the gold fields
+(`type`, `answers`, `sources`) and what the engine did (`answer`, `answered`,
+`retrieved` source names in rank order, `citations` each with `source` and `valid`,
+`latency_ms`). `score_row` turns one into per-question scores; `summarize` aggregates
+them into the metric names fixed by DESIGN.md.
+
+Conventions (chosen so a metric never claims more than was measured):
+- Retrieval (`hit@k`, `mrr`) and answer metrics are over answerable questions; questions
+  whose gold `sources` is empty are left out of retrieval metrics (nothing to hit).
+- A refusal on an answerable question scores 0 for answer_accuracy, exact_match and f1.
+- `citation_validity` is over every citation of the run; `citation_precision` over the
+  citations of questions that have gold sources (an unanswerable question has none, and
+  answering it at all is already counted by `refusal_accuracy`).
+- A metric with nothing to measure is None, never 0 or 1: no citations at all gives
+  `citation_validity` None; no unanswerable questions gives `refusal_accuracy` None.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+UNANSWERABLE = "unanswerable"
+HIT_KS = (1, 3, 5)
+
+#: The metric names of DESIGN.md, in report order.
+METRIC_NAMES: tuple[str, ...] = (
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "mrr",
+    "answer_accuracy",
+    "exact_match",
+    "f1",
+    "citation_validity",
+    "citation_precision",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "answer_chars_median",
+    "latency_ms_p50",
+    "latency_ms_p95",
+)
+COUNT_NAMES: tuple[str, ...] = ("n", "n_answerable", "n_unanswerable", "n_citations")
+#: Metrics where a smaller figure is the better one (for deltas and `--max` gates).
+LOWER_IS_BETTER = frozenset({"false_refusal_rate", "latency_ms_p50", "latency_ms_p95"})
+
+FAILURE_KINDS: tuple[str, ...] = (
+    "invalid citation",
+    "missed refusal",
+    "retrieval miss",
+    "false refusal",
+    "wrong sentence",
+)
+
+_MARKER = re.compile(r"\[\d+\]")
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def normalize(text: str) -> str:
+    """NFKC, lower case, punctuation to spaces, whitespace collapsed (DESIGN.md gold rule).
+
+    Punctuation becomes a space rather than vanishing so that "Dr.Ramirez" and
+    "U.S.courts" still split into words, the same way on both sides of a comparison.
+    """
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(" " if unicodedata.category(ch).startswith(("P", "S")) else ch for ch in text)
+    return " ".join(text.split())
+
+
+def strip_citation_markers(text: str) -> str:
+    """Drop `[n]` markers so they neither match nor dilute a gold answer."""
+    return _MARKER.sub(" ", text)
+
+
+def contains_answer(prediction: str, answers: Iterable[str]) -> bool:
+    """True when any gold answer occurs in the prediction as whole words, after normalize.
+
+    Whole words, so that gold "29" is not found in "1929".
+    """
+    text = f" {normalize(strip_citation_markers(prediction))} "
+    return any((norm := normalize(answer)) and f" {norm} " in text for answer in answers)
+
+
+def _squad_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation on top of ours: articles dropped."""
+    return [t for t in normalize(strip_citation_markers(text)).split() if t not in _ARTICLES]
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> float:
+    """1.0 when the prediction equals some gold answer token for token, else 0.0."""
+    pred = _squad_tokens(prediction)
+    return float(any(pred == _squad_tokens(a) for a in answers))
+
+
+def _token_f1(pred: list[str], gold: list[str]) -> float:
+    if not pred or not gold:
+        return float(pred == gold)
+    common = sum((Counter(pred) & Counter(gold)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def f1(prediction: str, answers: Sequence[str]) -> float:
+    """SQuAD token F1, the best over the gold answers (0.0 when there are none)."""
+    pred = _squad_tokens(prediction)
+    return max((_token_f1(pred, _squad_tokens(a)) for a in answers), default=0.0)
+
+
+def dedupe(sources: Iterable[str]) -> list[str]:
+    """Source names in first-seen order: the document-level ranking of a passage list."""
+    return list(dict.fromkeys(sources))
+
+
+def hit_at_k(retrieved: Sequence[str], gold: Iterable[str], k: int) -> float | None:
+    """1.0 if a gold source is among the first k distinct retrieved sources; None if no gold."""
+    gold_set = set(gold)
+    if not gold_set:
+        return None
+    return float(any(s in gold_set for s in dedupe(retrieved)[:k]))
+
+
+def reciprocal_rank(retrieved: Sequence[str], gold: Iterable[str]) -> float | None:
+    """1/rank of the first gold source among distinct retrieved sources (0.0 if absent)."""
+    gold_set = set(gold)
+    if not gold_set:
+        return None
+    for rank, source in enumerate(dedupe(retrieved), start=1):
+        if source in gold_set:
+            return 1.0 / rank
+    return 0.0
+
+
+def citation_valid(quote: str, document_text: str, start: int, end: int) -> bool:
+    """The DESIGN invariant `quote == document_text[start:end]`, with sane, non-empty bounds."""
+    if not quote or not (0 <= start < end <= len(document_text)):
+        return False
+    return document_text[start:end] == quote
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100), numpy's default; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def is_answerable(row: Mapping[str, Any]) -> bool:
+    return row["type"] != UNANSWERABLE
+
+
+def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-question scores; keys that do not apply to this question are None."""
+    answerable, answered = is_answerable(row), bool(row["answered"])
+    retrieved, gold_sources = row.get("retrieved", []), row.get("sources", [])
+    citations = row.get("citations", [])
+    scores: dict[str, Any] = {f"hit@{k}": None for k in HIT_KS}
+    scores |= {"rr": None, "correct": None, "exact_match": None, "f1": None}
+    if answerable:
+        for k in HIT_KS:
+            scores[f"hit@{k}"] = hit_at_k(retrieved, gold_sources, k)
+        scores["rr"] = reciprocal_rank(retrieved, gold_sources)
+        text, answers = row.get("answer", ""), row["answers"]
+        scores["correct"] = answered and contains_answer(text, answers)
+        scores["exact_match"] = exact_match(text, answers) if answered else 0.0
+        scores["f1"] = f1(text, answers) if answered else 0.0
+    scores["refused_correctly"] = None if answerable else not answered
+    scores["citations"] = len(citations)
+    scores["citations_valid"] = sum(bool(c.get("valid")) for c in citations)
+    gold_set = set(gold_sources)
+    scores["citations_on_gold"] = (
+        sum(c.get("source") in gold_set for c in citations) if gold_set else None
+    )
+    return scores
+
+
+def failure_kind(row: Mapping[str, Any], scores: Mapping[str, Any]) -> str | None:
+    """The one label that best explains a wrong row, most fundamental cause first."""
+    if scores["citations_valid"] < scores["citations"]:
+        return "invalid citation"
+    if not is_answerable(row):
+        return "missed refusal" if row["answered"] else None
+    retrieved, gold = row.get("retrieved", []), row.get("sources", [])
+    if gold and hit_at_k(retrieved, gold, max(len(retrieved), 1)) == 0.0:
+        return "retrieval miss"
+    if not row["answered"]:
+        return "false refusal"
+    return None if scores["correct"] else "wrong sentence"
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate rows into the DESIGN.md metrics plus counts; see the module docstring.
+
+    Uses `row["scores"]` when present (as written by the runner), else scores the row.
+    """
+    scored = [(row, row.get("scores") or score_row(row)) for row in rows]
+    answerable = [s for row, s in scored if is_answerable(row)]
+    unanswerable = [s for row, s in scored if not is_answerable(row)]
+    on_gold = [s for _, s in scored if s["citations_on_gold"] is not None]
+    n_cited = sum(s["citations"] for _, s in scored)
+    answered_chars = [len(row.get("answer", "")) for row, _ in scored if row["answered"]]
+    latencies = [float(row["latency_ms"]) for row, _ in scored if row.get("latency_ms") is not None]
+    metrics: dict[str, Any] = {f"hit@{k}": _mean(s[f"hit@{k}"] for s in answerable) for k in HIT_KS}
+    metrics |= {
+        "mrr": _mean(s["rr"] for s in answerable),
+        "answer_accuracy": _mean(s["correct"] for s in answerable),
+        "exact_match": _mean(s["exact_match"] for s in answerable),
+        "f1": _mean(s["f1"] for s in answerable),
+        "citation_validity": _ratio(sum(s["citations_valid"] for _, s in scored), n_cited),
+        "citation_precision": _ratio(
+            sum(s["citations_on_gold"] for s in on_gold), sum(s["citations"] for s in on_gold)
+        ),
+        "refusal_accuracy": _mean(s["refused_correctly"] for s in unanswerable),
+        "false_refusal_rate": _ratio(
+            sum(not row["answered"] for row, _ in scored if is_answerable(row)), len(answerable)
+        ),
+        "answer_chars_median": statistics.median(answered_chars) if answered_chars else None,
+        "latency_ms_p50": percentile(latencies, 50),
+        "latency_ms_p95": percentile(latencies, 95),
+    }
+    metrics = {name: _round(value) for name, value in metrics.items()}
+    return metrics | {
+        "n": len(scored),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(unanswerable),
+        "n_citations": n_cited,
+    }
