@@ -24,7 +24,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk, with how each retriever ranked it (ranks are 1-based, None = not found)."""
+    """A retrieved chunk and how each retriever ranked it (1-based; None = not found)."""
 
     chunk_id: str
     source: str

@@ -1,0 +1,46 @@
+"""Documents in: loading, chunking with offsets, embeddings, the Chroma/SQLite store, ingestion.
+
+Reads no settings: every value arrives as a parameter, so each piece is testable alone.
+"""
+
+from index.chunking import Chunk, chunk_document, doc_id_for
+from index.embeddings import DIMENSION, MODEL_NAME, embed_query, embed_texts, get_embed_model
+from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
+from index.loaders import LOADER_VERSION, SUPPORTED, LoadedDocument, LoadError, PageSpan, load
+from index.store import (
+    ChunkRecord,
+    DocumentInfo,
+    IndexMismatch,
+    Store,
+    StoreLocked,
+    StoreUnavailable,
+)
+
+__all__ = [
+    "DIMENSION",
+    "LOADER_VERSION",
+    "MODEL_NAME",
+    "SUPPORTED",
+    "Chunk",
+    "ChunkRecord",
+    "DocumentInfo",
+    "FileReport",
+    "IndexMismatch",
+    "IngestOptions",
+    "IngestReport",
+    "LoadError",
+    "LoadedDocument",
+    "PageSpan",
+    "Progress",
+    "Store",
+    "StoreLocked",
+    "StoreUnavailable",
+    "chunk_document",
+    "discover",
+    "doc_id_for",
+    "embed_query",
+    "embed_texts",
+    "get_embed_model",
+    "ingest",
+    "load",
+]

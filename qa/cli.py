@@ -1,0 +1,219 @@
+"""The `qa` command. Heavy imports wait until a command runs, so `qa --help` answers at once.
+
+`qa ui` and `qa eval` live in their own packages (ui/, eval/), which depend on qa, not the
+other way round; they register themselves through the `corpus_qa.commands` entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+
+from qa.errors import InputError, QAError
+
+
+class _Group(click.Group):
+    """Loads plug-in commands lazily and turns every QAError into one line and an exit code."""
+
+    def _plugins(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group="corpus_qa.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is None and name in self._plugins():
+            try:
+                cmd = self._plugins()[name].load()
+            except (ImportError, AttributeError) as e:  # a broken or missing plug-in
+                logging.getLogger("qa").warning("command %s unavailable: %s", name, e)
+        return cmd
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QAError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as e:
+            if type(e).__name__ == "ValidationError":  # pydantic: a bad QA_* variable
+                first = str(e).splitlines()
+                click.echo(f"error: bad setting: {' '.join(first[1:3]).strip()}", err=True)
+                sys.exit(2)
+            logging.getLogger("qa").debug("unexpected error", exc_info=True)
+            click.echo(
+                f"error: unexpected {type(e).__name__}: {e} (run with -v for details)", err=True
+            )
+            sys.exit(1)
+
+
+def engine() -> Any:
+    from qa.engine import Engine
+
+    return Engine()
+
+
+def emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+@click.version_option(package_name="corpus-qa")
+def cli(verbose: int) -> None:
+    """Ask questions of a folder of documents; every answer cites the exact span it rests on."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if verbose < 2:
+        for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the IngestReport as JSON, no progress bar."
+)
+@click.option("--rebuild", is_flag=True, help="Drop the index (e.g. after a model change) first.")
+def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
+    """Add or update documents (files or folders); unchanged files are skipped."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="file", disable=as_json, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(name[-40:], refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        report = engine().ingest(list(paths), rebuild=rebuild, progress=progress)
+    finally:
+        bar.close()
+    if as_json:
+        emit(report.to_dict())
+    else:
+        click.echo(
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {report.skipped} skipped, {len(report.failed)} failed; "
+            f"{report.chunks} chunks written"
+        )
+        for f in report.files:
+            if f.status in ("failed", "skipped", "duplicate"):
+                click.echo(f"  {f.status}: {f.path}: {f.reason}")
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to consider.")
+def ask(question: str, as_json: bool, top_k: int | None) -> None:
+    """Answer one question from the indexed documents."""
+    eng = engine()
+    if as_json:
+        emit(eng.ask(question, top_k=top_k).to_dict())
+        return
+    show_stream(eng.stream(question, top_k=top_k))
+
+
+def show_stream(events: Any) -> None:
+    from qa.types import Answer
+
+    for event in events:
+        if isinstance(event, Answer):
+            click.echo()
+            if event.notice:
+                click.secho(f"note: {event.notice}", fg="yellow", err=True)
+            for c in event.citations:
+                page = f" p.{c.page}" if c.page else ""
+                click.secho(f"  [{c.n}] {c.source}{page} @{c.start}-{c.end}: ", fg="cyan", nl=False)
+                click.echo(f"\u201c{c.quote}\u201d")
+        else:
+            click.echo(event, nl=False)
+
+
+@cli.command()
+def chat() -> None:
+    """A conversation in the terminal; follow-up questions use the earlier turns."""
+    eng = engine()
+    history: list[dict[str, str]] = []
+    click.echo("Ask a question (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = click.prompt("?", prompt_suffix=" ", default="", show_default=False)
+        except (EOFError, click.Abort):
+            break
+        if not question.strip():
+            break
+        try:
+            from qa.types import Answer
+
+            final: Answer | None = None
+
+            def capture(events: Any) -> Any:
+                nonlocal final
+                for e in events:
+                    if isinstance(e, Answer):
+                        final = e
+                    yield e
+
+            show_stream(capture(eng.stream(question, history)))
+        except InputError as e:
+            click.echo(f"error: {e}", err=True)
+            continue
+        if final is not None:
+            history += [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": final.text},
+            ]
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def sources(as_json: bool) -> None:
+    """List the indexed documents."""
+    from dataclasses import asdict
+
+    docs = engine().sources()
+    if as_json:
+        emit([asdict(d) for d in docs])
+        return
+    for d in docs:
+        click.echo(f"{d.chunks:5d} chunks  {d.path}")
+    click.echo(f"{len(docs)} documents")
+
+
+@cli.command()
+@click.argument("path")
+def remove(path: str) -> None:
+    """Remove a document's chunks from the index."""
+    n = engine().remove(path)
+    click.echo(f"removed {path} ({n} chunks)")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """What is indexed, where, and which answerer is active."""
+    s = engine().status()
+    if as_json:
+        emit(s)
+    else:
+        for k, v in s.items():
+            click.echo(f"{k:12} {v}")
+
+
+def main() -> None:
+    cli(prog_name="qa")

@@ -1,0 +1,276 @@
+"""Engine: the Python API. Wires settings, the index, retrieval and an answerer together.
+
+Nothing heavy happens at construction: the store opens on first use and the model loads
+on the first embedding, so `Engine(Settings())` is cheap. Every index, Chroma, parser or
+LLM error is translated here into the one exception tree of qa.errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import index
+from index import DocumentInfo, IngestReport, Store
+from qa import extractive
+from qa.errors import IndexBusyError, IndexMismatchError, InputError, QAError, StoreUnavailableError
+from qa.retrieve import retrieve
+from qa.settings import Settings, get_settings
+from qa.types import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+History = list[dict[str, str]]  # [{"role": "user"|"assistant", "content": str}, ...]
+StreamEvent = str | Answer  # text deltas, then the final Answer (with its citations)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FOLLOW_UP = re.compile(
+    r"^(and|but|so|also|what about|how about)\b|\b(it|its|that|this|those|these|they|them|"
+    r"their|he|him|his|she|her|there|then)\b",
+    re.IGNORECASE,
+)
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Turn index-level failures into user-facing QAErrors."""
+    try:
+        yield
+    except QAError:
+        raise
+    except index.IndexMismatch as e:
+        raise IndexMismatchError(str(e)) from e
+    except index.StoreLocked as e:
+        raise IndexBusyError(str(e)) from e
+    except index.StoreUnavailable as e:
+        raise StoreUnavailableError(str(e)) from e
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._store: Store | None = None
+        self._open_lock = threading.Lock()
+
+    # ---- the index ------------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "embed_model": index.MODEL_NAME,
+            "dimension": index.DIMENSION,
+            "chunk_size": s.chunk_size,
+            "chunk_overlap": s.chunk_overlap,
+            "loader_version": index.LOADER_VERSION,
+        }
+
+    @property
+    def store(self) -> Store:
+        with self._open_lock:
+            if self._store is None:
+                s = self.settings
+                with translated():
+                    self._store = Store(
+                        s.data_dir,
+                        s.collection,
+                        self.fingerprint(),
+                        chroma_host=s.chroma_host,
+                        chroma_port=s.chroma_port,
+                    )
+            return self._store
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        rebuild: bool = False,
+        progress: index.Progress | None = None,
+    ) -> IngestReport:
+        """Add, update and remove documents so the index matches the given files and folders."""
+        paths = list(paths)
+        if not paths:
+            raise InputError("give at least one file or folder to ingest")
+        if rebuild:
+            self._rebuild()
+        s = self.settings
+        options = index.IngestOptions(
+            chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap,
+            embed_batch_size=s.embed_batch_size,
+            max_file_bytes=int(s.max_file_mb * 2**20),
+        )
+        with translated():
+            return index.ingest(self.store, paths, options, progress)
+
+    def _rebuild(self) -> None:
+        """Drop the old index, even one built with other settings, and start afresh."""
+        s = self.settings
+        with self._open_lock, translated():
+            if self._store is not None:
+                self._store.close()
+            store = Store(
+                s.data_dir,
+                s.collection,
+                self.fingerprint(),
+                chroma_host=s.chroma_host,
+                chroma_port=s.chroma_port,
+                verify=False,
+            )
+            with store.writer():
+                store.reset()
+            self._store = store
+
+    def sources(self) -> list[DocumentInfo]:
+        with translated():
+            return self.store.documents()
+
+    def remove(self, path: str | Path) -> int:
+        """Delete a document's chunks everywhere. Returns how many chunks went."""
+        with translated():
+            info = self._find(path)
+            with self.store.writer():
+                return self.store.remove_document(info.doc_id)
+
+    def document_text(self, path: str | Path) -> str:
+        """The loader's text of an ingested document: what citation offsets index into."""
+        with translated():
+            found = self.store.document_text(self._find(path).path)
+        if found is None:
+            raise InputError(f"{path} is not in the index")
+        return found[0]
+
+    def _find(self, path: str | Path) -> DocumentInfo:
+        docs = self.store.documents()
+        want = str(Path(path).expanduser().resolve())
+        for d in docs:
+            if d.path in (want, str(path)):
+                return d
+        by_name = [d for d in docs if d.source == Path(path).name]
+        if len(by_name) == 1:
+            return by_name[0]
+        raise InputError(f"{path} is not in the index (see `qa sources`)")
+
+    def status(self) -> dict[str, Any]:
+        s = self.settings
+        with translated():
+            docs = self.store.documents()
+            chunks = self.store.count_chunks()
+        return {
+            "documents": len(docs),
+            "chunks": chunks,
+            "store": s.store_mode,
+            "llm": s.llm,
+            "llm_model": s.llm_model if s.llm == "openai" else None,
+            "embed_model": index.MODEL_NAME,
+            "collection": s.collection,
+            "data_dir": str(s.data_dir),
+        }
+
+    # ---- questions ------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise InputError("the question must be text")
+        q = " ".join(_CONTROL.sub(" ", question).split())
+        if not q:
+            raise InputError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(q) > limit:
+            raise InputError(f"the question is {len(q)} characters long; the limit is {limit}")
+        return q
+
+    def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
+        with translated():
+            return retrieve(
+                self.store,
+                query,
+                top_k or self.settings.top_k,
+                batch_size=self.settings.embed_batch_size,
+            )
+
+    def ask(
+        self, question: str, history: History | None = None, *, top_k: int | None = None
+    ) -> Answer:
+        final: Answer | None = None
+        for event in self.stream(question, history, top_k=top_k):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def stream(
+        self, question: str, history: History | None = None, *, top_k: int | None = None
+    ) -> Iterator[StreamEvent]:
+        """Yield text deltas as the answer forms, then the final Answer with its citations."""
+        t0 = time.perf_counter()
+        q = self.check_question(question)
+        k = top_k or self.settings.top_k
+        if self.settings.llm == "openai":
+            from qa import llm
+
+            yield from llm.stream_answer(self, q, history or [], k, started=t0)
+            return
+        search = condense(q, history or [])
+        passages = self.retrieve(search, k)
+        t1 = time.perf_counter()
+        answer = self.extract(q, passages, search_query=search)
+        answer.timings_ms.update(retrieve=(t1 - t0) * 1000, total=(time.perf_counter() - t0) * 1000)
+        yield from _words(answer.text)
+        yield answer
+
+    def extract(self, question: str, passages: list[Passage], *, search_query: str = "") -> Answer:
+        """The offline answer from already retrieved passages (also the LLM fallback)."""
+        t0 = time.perf_counter()
+        docs: dict[str, tuple[str, list[index.PageSpan]] | None] = {}
+
+        def doc(path: str) -> tuple[str, list[index.PageSpan]] | None:
+            if path not in docs:
+                docs[path] = self.store.document_text(path)
+            return docs[path]
+
+        def page_of(path: str, offset: int) -> int | None:
+            found = doc(path)
+            if not found:
+                return None
+            return next((p.page for p in found[1] if p.start <= offset < p.end), None)
+
+        bs = self.settings.embed_batch_size
+        with translated():
+            result = extractive.answer(
+                question,
+                passages,
+                lambda texts: index.embed_texts(texts, bs),
+                lambda path: (doc(path) or (None,))[0],
+                page_of=page_of,
+            )
+        return Answer(
+            question=question,
+            text=result.text,
+            answered=result.answered,
+            citations=result.citations,
+            mode="extractive",
+            timings_ms={"answer": (time.perf_counter() - t0) * 1000},
+            retrieved=passages,
+            search_query=search_query or question,
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def condense(question: str, history: History) -> str:
+    """Offline follow-up handling: a short question that points back borrows the last subject."""
+    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
+    if not previous or len(question.split()) > 12 or not _FOLLOW_UP.search(question):
+        return question
+    return f"{previous[-1]} {question}"
+
+
+def _words(text: str) -> Iterator[str]:
+    for m in re.finditer(r"\S+\s*", text):
+        yield m.group()
