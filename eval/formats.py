@@ -151,8 +151,8 @@ def read_csv(path: Path) -> list[GoldItem]:
 def find_sources(contexts: Iterable[str], documents: Mapping[str, str]) -> list[str]:
     """Names of the documents that contain any of the reference contexts (normalised).
 
-    Reference contexts are chunk texts; chunking may cut mid-word, so a context that is
-    not found whole is looked for by its middle 200 normalised characters.
+    Reference contexts are chunk texts, sometimes with a metadata header or other text
+    added at the edges, so a long context is looked for by its middle 200 characters.
     """
     normalised = {name: normalize(text) for name, text in documents.items()}
     found: list[str] = []
