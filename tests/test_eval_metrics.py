@@ -38,11 +38,7 @@ from eval.run import (
 )
 from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
-from tests.openai_server import (
-    OpenAIServer,
-    free_port_url,
-    openai_server_fixture,  # noqa: F401 - registers the `openai_server` fixture
-)
+from tests.openai_server import OpenAIServer, free_port_url
 
 # --- normalisation and answer matching -------------------------------------------------
 
