@@ -1,0 +1,102 @@
+"""`qa eval`: measure corpus-qa on a gold set, print the table, fail when a gate is not met.
+
+Registered with the `qa` command through the `corpus_qa.commands` entry point, so qa/
+never imports eval/.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
+
+
+@click.command("eval")
+@click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(dir_okay=False),
+    default=str(DEFAULT_GOLD),
+    show_default=True,
+    help="Gold Q&A file (.jsonl, LabelledRagDataset .json, .csv).",
+)
+@click.option(
+    "--docs",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Ingest this folder into a temporary index first (else use the index).",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write metrics + rows.")
+@click.option("--md", "md_out", type=click.Path(dir_okay=False), help="Write a markdown report.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A previous --json file to compare against.",
+)
+@click.option("--min", "mins", multiple=True, metavar="METRIC=VALUE", help="Fail below this.")
+@click.option("--max", "maxs", multiple=True, metavar="METRIC=VALUE", help="Fail above this.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=None)
+def eval_command(
+    gold_path: str,
+    docs: str | None,
+    json_out: str | None,
+    md_out: str | None,
+    baseline: str | None,
+    mins: tuple[str, ...],
+    maxs: tuple[str, ...],
+    top_k: int | None,
+) -> None:
+    """Score answers and retrieval on gold questions; exit 1 if a --min/--max gate fails."""
+    from eval.formats import GoldFormatError, load_gold
+    from eval.run import check_gates, load_baseline, parse_gates, run_eval, to_json, to_markdown
+    from qa import Engine, InputError, Settings, get_settings
+
+    try:
+        gates_min, gates_max = parse_gates(_split(mins)), parse_gates(_split(maxs))
+        gold = load_gold(gold_path)
+        old = load_baseline(baseline) if baseline else None
+    except (GoldFormatError, ValueError, OSError) as e:
+        raise InputError(str(e)) from e
+
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+        settings = get_settings()
+        if docs:
+            settings = Settings(**(settings.model_dump() | {"data_dir": Path(tmp)}))
+        engine = Engine(settings)
+        try:
+            if docs:
+                report = engine.ingest([docs])
+                click.echo(
+                    f"ingested {docs}: {report.added} documents, {report.chunks} chunks, "
+                    f"{len(report.failed)} failed",
+                    err=True,
+                )
+            with click.progressbar(length=len(gold), label="asking", file=sys.stderr) as bar:
+                result = run_eval(
+                    engine,
+                    gold,
+                    top_k=top_k,
+                    progress=lambda done, total: bar.update(done - bar.pos),
+                )
+        finally:
+            engine.close()
+
+    md = to_markdown(result, old)
+    click.echo(md)
+    if json_out:
+        Path(json_out).write_text(to_json(result), encoding="utf-8")
+    if md_out:
+        Path(md_out).write_text(md, encoding="utf-8")
+    failures = check_gates(result.metrics, gates_min, gates_max)
+    for f in failures:
+        click.echo(f"gate failed: {f}", err=True)
+    sys.exit(1 if failures else 0)
+
+
+def _split(specs: tuple[str, ...]) -> list[str]:
+    """Accept `--min a=1 --min b=2` and `--min a=1,b=2`."""
+    return [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
