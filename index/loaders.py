@@ -7,10 +7,13 @@ with a message fit to show a user; nothing here crashes on bad bytes.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import logging
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes: the index fingerprint records it, so old text is rebuilt.
-LOADER_VERSION = 1
+LOADER_VERSION = 2  # 2: legacy 8-bit text read as cp1252, UTF-16 with a BOM
 SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
 
@@ -55,25 +58,49 @@ class LoadedDocument:
         return None
 
 
-def load(path: Path, *, max_bytes: int | None = None) -> LoadedDocument:
-    """Read one file. Raises LoadError for anything unusable."""
+def check_file(path: Path, *, max_bytes: int | None = None) -> os.stat_result:
+    """Cheap checks before any byte is read: format, a regular file, the size limit."""
     suffix = path.suffix.lower()
-    reader = _READERS.get(suffix)
-    if reader is None:
+    if suffix not in _READERS:
         raise LoadError(f"unsupported format {suffix or '(no extension)'}")
     try:
-        stat = path.stat()
-        if max_bytes is not None and stat.st_size > max_bytes:
-            mb = stat.st_size / 2**20
-            raise LoadError(f"file is {mb:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit")
-        data = path.read_bytes()
+        st = path.stat()
     except PermissionError:
         raise LoadError("permission denied") from None
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror or e}") from None
-    if not data.strip():
+    if not stat.S_ISREG(st.st_mode):
+        raise LoadError("not a regular file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise LoadError(f"file is {_mb(st.st_size)} MB, over the {_mb(max_bytes)} MB limit")
+    return st
+
+
+def load(path: Path, *, max_bytes: int | None = None) -> LoadedDocument:
+    """Read one file. Raises LoadError for anything unusable."""
+    suffix = path.suffix.lower()
+    st = check_file(path, max_bytes=max_bytes)
+    reader = _READERS[suffix]
+    try:
+        with open(path, "rb") as fh:  # read no more than the limit, even if the file grew
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    except PermissionError:
+        raise LoadError("permission denied") from None
+    except OSError as e:
+        raise LoadError(f"cannot read file: {e.strerror or e}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise LoadError(f"file grew over the {_mb(max_bytes)} MB limit while being read")
+    if not data:
         raise LoadError("file is empty")
-    text, title, pages = reader(data)
+    if not data.strip():
+        raise LoadError("file holds only whitespace")
+    try:
+        text, title, pages = reader(data)
+    except LoadError:
+        raise
+    except Exception as e:  # a parser bug on hostile bytes must not stop the whole ingest
+        log.debug("%s: %s failed", path, suffix, exc_info=True)
+        raise LoadError(f"cannot parse this {suffix} file ({type(e).__name__})") from None
     if not text.strip():
         raise LoadError("no text found")
     return LoadedDocument(
@@ -81,11 +108,16 @@ def load(path: Path, *, max_bytes: int | None = None) -> LoadedDocument:
         text=text,
         title=title or _first_line(text),
         format=suffix.lstrip("."),
-        size=stat.st_size,
-        mtime=stat.st_mtime,
+        size=len(data),  # what was read, even if the file changed since stat()
+        mtime=st.st_mtime,
         sha256=hashlib.sha256(data).hexdigest(),
         pages=pages,
     )
+
+
+def _mb(n: int) -> str:
+    mb = n / 2**20
+    return f"{mb:.3g}" if mb < 100 else f"{mb:.0f}"
 
 
 Reader = Callable[[bytes], tuple[str, str, list[PageSpan]]]
@@ -99,13 +131,27 @@ def _first_line(text: str) -> str:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 first (unchanged), then a detected legacy encoding; binary is refused."""
+    """UTF-8 first (unchanged), then UTF-16 with a BOM, then legacy 8-bit text; binary is refused.
+
+    Legacy text is read as Windows-1252 (a superset of Latin-1's printable range) when it
+    decodes cleanly into Western text: charset detection alone misreads short French or
+    German files as Baltic or Central European code pages. Other text goes to detection.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise LoadError("not valid UTF-16 text despite its byte-order mark") from None
     if b"\x00" in data[:8192]:
         raise LoadError("binary content, not text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    western = _western_legacy(data)
+    if western is not None:
+        log.info("decoded as cp1252")
+        return western
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -113,6 +159,31 @@ def decode_text(data: bytes) -> str:
         raise LoadError("not valid text in UTF-8 or any known encoding")
     log.info("decoded as %s", best.encoding)
     return str(best)
+
+
+def _western_legacy(data: bytes) -> str | None:
+    """The cp1252 reading of `data` if it looks like Western European text, else None."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # bytes cp1252 leaves undefined: another code page
+        return None
+    letters = sum(ch.isalpha() for ch in text)
+    accented = sum(ch.isalpha() for ch in text if ord(ch) > 127)
+    if accented > 0.3 * max(letters, 1):  # mostly non-ASCII letters: Cyrillic, Greek...
+        return None
+    for i, ch in enumerate(text[1:-1], start=1):  # "mi³oœæ": a Central European code page
+        if (
+            ord(ch) > 127
+            and not ch.isalpha()
+            and ch not in _IN_WORD_OK
+            and text[i - 1].isalpha()
+            and text[i + 1].isalpha()
+        ):
+            return None
+    return text
+
+
+_IN_WORD_OK = "\u2019\u2018\u00b4\u00b7\u00ad\u2013"  # ’ ‘ ´ · soft hyphen –
 
 
 def _read_text(data: bytes) -> tuple[str, str, list[PageSpan]]:
