@@ -8,9 +8,11 @@ small files are embedded together in large batches, since the model is the bottl
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -19,7 +21,7 @@ from typing import Any, Literal
 
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
 from index.embeddings import embed_texts
-from index.loaders import SUPPORTED, LoadedDocument, LoadError, load
+from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
 
 log = logging.getLogger(__name__)
@@ -85,41 +87,71 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[
         p = Path(raw).expanduser()
         if p.is_dir():
             folders.append(p.resolve())
-            for f in _walk(p):
-                if f.suffix.lower() in SUPPORTED:
-                    if f.resolve() not in seen:
-                        seen.add(f.resolve())
-                        files.append(f.resolve())
-                else:
-                    problems.append(
-                        FileReport(
-                            str(f), "skipped", reason=f"unsupported format {f.suffix or '(none)'}"
-                        )
-                    )
+            for f, status, reason in _walk(p):
+                if reason is not None:
+                    problems.append(FileReport(str(f), status, reason=reason))
+                elif f.suffix.lower() not in SUPPORTED:
+                    problems.append(FileReport(str(f), "skipped", reason=_unsupported(f)))
+                elif f.resolve() not in seen:
+                    seen.add(f.resolve())
+                    files.append(f.resolve())
         elif p.is_file():
             if p.suffix.lower() not in SUPPORTED:
-                problems.append(
-                    FileReport(
-                        str(p), "failed", reason=f"unsupported format {p.suffix or '(none)'}"
-                    )
-                )
+                problems.append(FileReport(str(p), "failed", reason=_unsupported(p)))
             elif p.resolve() not in seen:
                 seen.add(p.resolve())
                 files.append(p.resolve())
         else:
-            problems.append(FileReport(str(p), "failed", reason="no such file or folder"))
+            problems.append(FileReport(str(p), "failed", reason=_irregular(p)))
     return files, folders, problems
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Sorted, skips hidden entries, and never follows a symlinked folder (no loops)."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def _unsupported(p: Path) -> str:
+    return f"unsupported format {p.suffix or '(none)'}"
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, Status, str | None]]:
+    """Sorted, skips hidden entries, never follows a symlinked folder (no loops), and yields
+    (path, status, reason) for entries that cannot be read: broken links, FIFOs, locked folders.
+    """
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=errors.append):
+        while errors:
+            e = errors.pop()
+            yield Path(e.filename or dirpath), "failed", f"cannot read folder: {e.strerror or e}"
+        keep = []
+        for d in sorted(n for n in dirnames if not n.startswith(".")):
+            if (Path(dirpath) / d).is_symlink():
+                yield Path(dirpath) / d, "skipped", "symlinked folder not followed"
+            else:
+                keep.append(d)
+        dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.startswith("."):
-                f = Path(dirpath) / name
-                if f.is_file():
-                    yield f
+            if name.startswith("."):
+                continue
+            f = Path(dirpath) / name
+            if f.is_file():
+                yield f, "added", None
+            elif f.suffix.lower() in SUPPORTED:
+                yield f, "failed", _irregular(f)
+            else:
+                yield f, "skipped", _unsupported(f)
+    for e in errors:  # the root itself could not be listed
+        yield Path(e.filename or root), "failed", f"cannot read folder: {e.strerror or e}"
+
+
+def _irregular(p: Path) -> str:
+    """Why a path that is neither a regular file nor a folder cannot be ingested."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return "broken symbolic link" if p.is_symlink() else "no such file or folder"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"cannot read file: {e.strerror or e}"
+    kinds = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device"}
+    return f"not a regular file ({kinds.get(stat.S_IFMT(st.st_mode), 'special file')})"
 
 
 def _sha256(path: Path) -> str:
@@ -168,6 +200,9 @@ def ingest(
                 if progress:
                     progress(done, total, parsed.path.name)
                 if parsed.doc is None:
+                    stale = known.get(str(parsed.path))
+                    if parsed.status == "duplicate" and stale is not None:
+                        store.remove_document(stale.doc_id)  # its old text is no longer there
                     report.record(FileReport(str(parsed.path), parsed.status, reason=parsed.reason))
                     continue
                 batch.append(parsed)
@@ -179,7 +214,7 @@ def ingest(
         seen = {str(f) for f in files}
         for path, info in known.items():
             gone = not Path(path).exists()
-            if path not in seen and gone and any(Path(path).is_relative_to(f) for f in folders):
+            if gone and (path in seen or any(Path(path).is_relative_to(f) for f in folders)):
                 store.remove_document(info.doc_id)
                 report.record(FileReport(path, "removed", chunks=info.chunks))
     return report
@@ -190,17 +225,21 @@ def _parse(
 ) -> _Parsed:
     doc_id = doc_id_for(str(path))
     try:
-        sha = _sha256(path)
+        check_file(path, max_bytes=options.max_file_bytes)  # before hashing a huge file
         old = known.get(str(path))
-        if old is not None and old.sha256 == sha:
-            return _Parsed(path, doc_id, "unchanged")
-        twin = shas.get(sha) or store.document_by_sha(sha)
-        if twin is not None and twin != str(path):
-            return _Parsed(path, doc_id, "duplicate", reason=f"same content as {twin}")
-        doc = load(path, max_bytes=options.max_file_bytes)
-        if doc.sha256 != sha:
+        for _attempt in range(3):  # a file being rewritten: read it again, a few times
+            sha = _sha256(path)
+            if old is not None and old.sha256 == sha:
+                return _Parsed(path, doc_id, "unchanged")
+            twin = _twin(store, path, sha, shas)
+            if twin is not None:
+                return _Parsed(path, doc_id, "duplicate", reason=f"same content as {twin}")
+            doc = load(path, max_bytes=options.max_file_bytes)
+            if doc.sha256 == sha:
+                break
+        else:
             return _Parsed(
-                path, doc_id, "failed", reason="file changed while being read; ingest again"
+                path, doc_id, "failed", reason="file kept changing while being read; ingest again"
             )
         chunks = chunk_document(
             doc, doc_id, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap
@@ -212,8 +251,26 @@ def _parse(
         return _Parsed(path, doc_id, status, doc, chunks)
     except LoadError as e:
         return _Parsed(path, doc_id, "failed", reason=str(e))
+    except PermissionError:
+        return _Parsed(path, doc_id, "failed", reason="permission denied")
     except OSError as e:
         return _Parsed(path, doc_id, "failed", reason=f"cannot read file: {e.strerror or e}")
+
+
+def _twin(store: Store, path: Path, sha: str, shas: dict[str, str]) -> str | None:
+    """Another file that holds this content now: one read in this run, or an indexed one that
+    still has it on disk (a renamed, deleted or edited original is no twin: its text would go).
+    """
+    twin = shas.get(sha)
+    if twin is not None and twin != str(path):
+        return twin
+    twin = store.document_by_sha(sha)
+    if twin is None or twin == str(path):
+        return None
+    try:
+        return twin if _sha256(Path(twin)) == sha else None
+    except OSError:
+        return None
 
 
 def _flush(
