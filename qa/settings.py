@@ -28,11 +28,12 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "QA_OPENAI_BASE_URL")
     )
-    llm_timeout: float = 60.0
-    llm_retries: int = 2
-    llm_max_tokens: int = 512
-    llm_temperature: float = 0.0
-    llm_context_tokens: int = 8192
+    llm_timeout: float = Field(default=60.0, gt=0)  # seconds per request (and between tokens)
+    llm_retries: int = Field(default=2, ge=0, le=10)  # retries after the first attempt
+    llm_backoff: float = Field(default=0.5, ge=0)  # seconds before the first retry; doubles
+    llm_max_tokens: int = Field(default=512, ge=16)
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_context_tokens: int = Field(default=8192, ge=512)  # the model's context window
 
     top_k: int = Field(default=5, ge=1, le=50)
     chunk_size: int = Field(default=200, ge=32, le=2048)
