@@ -173,7 +173,26 @@ _GENERIC_TEXT = """date year day month time decade century number amount percent
 figur citi countri state place town region area person name kind type part one"""
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 _AFTER_HEAD = frozenset(
-    ["is", "are", "was", "were", "did", "do", "does", "will", "would", "has", "have", "had", "of", "in", "on", "for", "to", "by"]
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "did",
+        "do",
+        "does",
+        "will",
+        "would",
+        "has",
+        "have",
+        "had",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "by",
+    ]
 )
 
 
