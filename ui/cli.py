@@ -1,0 +1,31 @@
+"""`qa ui`: serve the chat on this machine (127.0.0.1 unless --host says otherwise).
+
+Registered through the `corpus_qa.commands` entry point; gradio is imported only when
+the command runs, so `qa --help` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+def ui_command(host: str, port: int) -> None:
+    """Open the chat UI in a browser (QA_UI_AUTH=user:password turns on login)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from qa import Engine
+    from ui.app import launch
+
+    engine = Engine()
+    app, url = launch(engine, host=host, port=port)
+    login = " (login required)" if engine.settings.ui_auth else ""
+    click.echo(f"corpus-qa UI: {url.rstrip('/')}/{login}  (Ctrl-C to stop)")
+    try:
+        app.block_thread()
+    finally:
+        engine.close()
