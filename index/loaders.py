@@ -12,7 +12,6 @@ import hashlib
 import io
 import logging
 import os
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes: the index fingerprint records it, so old text is rebuilt.
-LOADER_VERSION = 2  # 2: legacy 8-bit text read as cp1252, UTF-16 with a BOM
+LOADER_VERSION = 3  # 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline
 SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
 
@@ -230,7 +229,40 @@ def _read_pdf(data: bytes) -> tuple[str, str, list[PageSpan]]:
     return text, title, pages
 
 
-_BLOCK_GAP = re.compile(r"\n\s*\n\s*")
+_HTML_BLOCKS = [
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "dl",
+    "figure",
+    "figcaption",
+    "hr",
+    "main",
+    "aside",
+    "td",
+    "th",
+    "caption",
+]
 
 
 def _read_html(data: bytes) -> tuple[str, str, list[PageSpan]]:
@@ -240,9 +272,11 @@ def _read_html(data: bytes) -> tuple[str, str, list[PageSpan]]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
         tag.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    text = "\n".join(line for line in lines if line)
-    return _BLOCK_GAP.sub("\n\n", text), title, []
+    for tag in soup(_HTML_BLOCKS):  # only blocks break lines: <b>, <a>, <span> stay inline
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
+    return "\n".join(line for line in lines if line), title, []
 
 
 def _read_docx(data: bytes) -> tuple[str, str, list[PageSpan]]:

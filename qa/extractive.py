@@ -33,7 +33,8 @@ _MONTHS = (
 )
 _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTHS})|(?:1[6-9]|20)\d{{2}}"
-    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today"
+    r"|\d{1,2}:\d{2}(?:\s?[ap]\.?m\.?)?|\d{1,2}\s?[ap]\.?m\.?|noon|midnight"
+    r"|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|yesterday|today"
     r"|last (?:week|month|year)|this (?:week|month|year))\b",
     re.IGNORECASE,
 )
