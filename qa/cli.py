@@ -76,7 +76,8 @@ def cli(verbose: int) -> None:
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     if verbose < 2:
-        for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "urllib3"):
+        noisy_loggers = ("chromadb", "httpx", "pypdf", "sentence_transformers", "transformers")
+        for noisy in (*noisy_loggers, "urllib3"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
@@ -90,17 +91,28 @@ def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
     """Add or update documents (files or folders); unchanged files are skipped."""
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="file", disable=as_json, file=sys.stderr, dynamic_ncols=True)
+    bars: list[Any] = []  # made on the first file, so an early error stays one clean line
 
     def progress(done: int, total: int, name: str) -> None:
-        bar.total = total
-        bar.set_postfix_str(name[-40:], refresh=False)
-        bar.update(done - bar.n)
+        if not bars:  # disable=None: no bar when stderr is not a terminal (logs, CI)
+            bars.append(
+                tqdm(
+                    total=total,
+                    unit="file",
+                    disable=as_json or None,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
+            )
+        bars[0].total = total
+        bars[0].set_postfix_str(name[-40:], refresh=False)
+        bars[0].update(done - bars[0].n)
 
     try:
         report = engine().ingest(list(paths), rebuild=rebuild, progress=progress)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     if as_json:
         emit(report.to_dict())
     else:
