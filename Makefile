@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint bench chroma soak clean
+.PHONY: install run test lint bench chroma soak browser clean
 
 install: $(VENV)/.installed
 
@@ -26,10 +26,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest -q
 	$(BIN)/qa eval --gold eval/gold.jsonl --docs corpus --md $(or $(EVAL_MD),/dev/null) \
 		$(shell cat eval/gates.txt 2>/dev/null)
+
+# Debian's Chromium for the headless browser test (playwright's own download is unavailable).
+browser:
+	-command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+soak: install
+	$(BIN)/python -m pytest -q -m slow tests/test_reliability_crash.py
 
 bench: install
 	$(BIN)/python -m bench.run
