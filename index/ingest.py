@@ -217,6 +217,10 @@ def ingest(
             if gone and (path in seen or any(Path(path).is_relative_to(f) for f in folders)):
                 store.remove_document(info.doc_id)
                 report.record(FileReport(path, "removed", chunks=info.chunks))
+        if store.reparse_all:
+            fresh = {f.path for f in report.files if f.status in ("added", "updated", "removed")}
+            if set(known) <= fresh:
+                store.mark_built()
     return report
 
 
@@ -229,7 +233,7 @@ def _parse(
         old = known.get(str(path))
         for _attempt in range(3):  # a file being rewritten: read it again, a few times
             sha = _sha256(path)
-            if old is not None and old.sha256 == sha:
+            if old is not None and old.sha256 == sha and not store.reparse_all:
                 return _Parsed(path, doc_id, "unchanged")
             twin = _twin(store, path, sha, shas)
             if twin is not None:

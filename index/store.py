@@ -58,6 +58,9 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+REPARSE_KEYS = frozenset({"loader_version"})
+
+
 class IndexMismatch(Exception):
     """The index on disk was built differently from what this process would build."""
 
@@ -120,6 +123,7 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._verify = verify  # False only to open a mismatched index in order to reset it
+        self.reparse_all = False  # built by older loaders: the next ingest re-reads every file
         with self._db() as db:
             db.executescript(_SCHEMA)
         if verify:
@@ -148,6 +152,12 @@ class Store:
     def _set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
         db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
+    def mark_built(self) -> None:
+        """Every document now comes from the current loaders: record the fingerprint."""
+        with self._db() as db:
+            self._set_meta(db, "fingerprint", json.dumps(self.fingerprint, sort_keys=True))
+        self.reparse_all = False
+
     def _check_fingerprint(self) -> None:
         stored = self._meta("fingerprint")
         if stored is None:
@@ -160,6 +170,9 @@ class Store:
             for k in sorted(set(old) | set(self.fingerprint))
             if old.get(k) != self.fingerprint.get(k)
         ]
+        # A new loader changes the text, not the vectors' space: re-ingest, no rebuild.
+        self.reparse_all = bool(diff) and set(diff) <= REPARSE_KEYS
+        diff = [k for k in diff if k not in REPARSE_KEYS]
         if diff:
             what = ", ".join(f"{k} {old.get(k)!r} -> {self.fingerprint.get(k)!r}" for k in diff)
             raise IndexMismatch(
@@ -196,7 +209,11 @@ class Store:
         except Exception as e:
             raise self._translate(e) from e
         stored = (collection.metadata or {}).get("fingerprint")
-        if self._verify and stored and json.loads(stored) != self.fingerprint:
+        if (
+            self._verify
+            and stored
+            and _vector_keys(json.loads(stored)) != _vector_keys(self.fingerprint)
+        ):
             raise IndexMismatch(
                 f"Chroma collection {self.collection_name!r} was built with other settings; "
                 "run `qa ingest --rebuild PATH...` to rebuild it"
@@ -460,6 +477,10 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _vector_keys(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fingerprint.items() if k not in REPARSE_KEYS}
 
 
 def _looks_like_connection_error(e: Exception) -> bool:

@@ -156,3 +156,16 @@ def test_embedded_text_fits_the_model_window(corpus_engine: Engine) -> None:
         for text, title in rows
     ]
     assert lengths and max(lengths) <= 256
+
+
+def test_a_new_loader_version_reparses_on_the_next_ingest(make_engine, tmp_path, monkeypatch):
+    """Loaders changing is not a model change: ingest re-reads every file, no --rebuild."""
+    import index
+
+    make_engine(data_dir=tmp_path / "d").ingest([CORPUS])
+    monkeypatch.setattr(index, "LOADER_VERSION", index.LOADER_VERSION + 1)
+    engine = make_engine(data_dir=tmp_path / "d")
+    assert engine.ask("Who is Rafael Caro Quintero?").answered  # still usable meanwhile
+    report = engine.ingest([CORPUS])
+    assert (report.updated, report.unchanged) == (3, 0)
+    assert engine.ingest([CORPUS]).unchanged == 3
