@@ -31,6 +31,7 @@ _MARKER_START = re.compile(r"\[[\w\s,;&#\-–]{0,30}")  # a '[' that may still b
 _CITED = re.compile(r"\[(\d+)\]")
 _TRAILING_CITED = re.compile(r"(?:\[\d+\]\s*)+$")
 _BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+_CONTRAST = re.compile(r"\b(?:but|however|although|though|yet|except|only)\b", re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\b(?:could ?not|couldn't|can ?not|can't|cannot|unable to|was not able to)\s+"
     r"(?:find|locate|determine|answer|tell)"
@@ -219,7 +220,7 @@ def strip_thinking(deltas: Iterable[str]) -> Iterator[str]:
 
 
 def is_refusal(text: str, cited: bool) -> bool:
-    """The model said the passages do not hold the answer (and cited nothing for it)."""
+    """The model said the passages do not hold the answer (not: a partial, cited answer)."""
     plain = " ".join(_CITED.sub("", text).split()).replace("’", "'")
 
     def norm(s: str) -> str:
@@ -227,5 +228,8 @@ def is_refusal(text: str, cited: bool) -> bool:
 
     if not plain or norm(plain) == norm(REFUSAL_TEXT):
         return True
-    first = _BREAK.split(plain, maxsplit=1)[0]
-    return not cited and bool(_REFUSAL.search(first))
+    sentences = _BREAK.split(plain)
+    if not _REFUSAL.search(sentences[0]):
+        return False
+    # "Not in the passages [1]." is a refusal; "They don't say why, but 29 went [1]." is not
+    return not cited or (len(sentences) == 1 and not _CONTRAST.search(plain))

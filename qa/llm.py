@@ -250,7 +250,7 @@ def stream_answer(
     failure: LLMError | None = None
     t = time.perf_counter()
     run.search = question
-    if any(m.get("role") == "user" and str(m.get("content") or "").strip() for m in history):
+    if prompts.conversation(history):  # a follow-up: make it standalone before retrieval
         try:
             run.search = condense_with_model(run.endpoint, question, history)
         except LLMError as e:  # the endpoint is down: don't make the user wait for it twice
@@ -321,7 +321,9 @@ def _final(run: _Run, text: str, citer: Citer) -> Answer:
         markers = "marker" if citer.dropped == 1 else "markers"
         notes.append(f"Removed {citer.dropped} citation {markers} that named no passage.")
     if not citer.citations:
-        notes.append("The model cited no passage: this answer is not checked against them.")
+        notes.append(
+            "The model cited no passage: this answer is not checked against the documents."
+        )
     if run.endpoint.finish_reason == "length":
         limit = run.engine.settings.llm_max_tokens
         notes.append(f"The answer was cut at {limit} tokens (QA_LLM_MAX_TOKENS).")

@@ -98,15 +98,15 @@ def _user_message(question: str, blocks: list[str]) -> dict[str, str]:
 def conversation(history: Turns) -> Messages:
     """History as alternating user/assistant pairs (what chat templates accept).
 
-    Citation markers are cut from assistant turns: their numbers meant other passages.
+    Citation markers are cut from assistant turns (their numbers meant other passages) and
+    delimiter look-alikes defused (an extractive answer quotes documents verbatim).
     """
     turns: Messages = []
     for m in history:
         role, content = m.get("role"), " ".join(str(m.get("content") or "").split())
         if role not in ("user", "assistant") or not content:
             continue
-        if role == "assistant":
-            content = _CITED.sub("", content)
+        content = defuse(_CITED.sub("", content) if role == "assistant" else content)
         if turns and turns[-1]["role"] == role:
             turns[-1] = {"role": role, "content": content}  # keep the later of a repeat
         else:
@@ -172,7 +172,7 @@ def condense_messages(
 
     lines: list[str] = []
     for turn in reversed(conversation(history)):
-        line = f"{turn['role'].title()}: {defuse(turn['content'])}"
+        line = f"{turn['role'].title()}: {turn['content']}"
         if message_tokens([system, user([line, *lines])], count) > budget:
             break
         lines.insert(0, line)
