@@ -110,8 +110,13 @@ def build_app(engine: Engine) -> gr.Blocks:
                         delete = gr.Button("Delete", variant="stop", scale=0, min_width=90)
                         reindex = gr.Button("Re-index all", scale=0, min_width=140)
 
-        chat_io = {"inputs": [box, session], "outputs": [box, bot, sources, session]}
-        ask = {"fn": chat.respond, "concurrency_limit": 8, "show_progress": "minimal", **chat_io}
+        ask: dict[str, Any] = {
+            "fn": chat.respond,
+            "inputs": [box, session],
+            "outputs": [box, bot, sources, session],
+            "concurrency_limit": 8,
+            "show_progress": "minimal",
+        }
         box.submit(**ask, api_visibility="private")
         send.click(**ask, api_visibility="private")
         bot.example_select(chat.example, None, box, api_visibility="private").then(
@@ -123,7 +128,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         gr.api(chat.ask_json, api_name="ask", concurrency_limit=8)
 
         lib_out = [report, table, picker, status]
-        write = {"concurrency_limit": 1, "concurrency_id": "write"}
+        write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write"}
         files.upload(library.upload, files, lib_out, api_name="upload", **write).then(
             lambda: None, None, files, api_visibility="private"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from ui import render
 
 log = logging.getLogger(__name__)
 KEEP_TURNS = 20  # source sections kept in the panel (older answers keep their text)
+FRAME_S = 0.05  # at most one streamed update per 50 ms: every update crosses the network
 
 Session = dict[str, Any]  # {"messages": chatbot messages, "history": History, "turns": [...]}
 
@@ -38,14 +40,16 @@ class ChatHandlers:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         messages = [*s["messages"], _msg("user", render.user_html(q))]
-        yield "", [*messages, _msg("assistant", render.partial_html("…"))], gr.skip(), gr.skip()
-        text, final = "", None
+        yield "", [*messages, _msg("assistant", render.waiting_html())], gr.skip(), gr.skip()
+        text, final, shown = "", None, 0.0
         try:
             for event in self.engine.stream(q, s["history"]):
                 if isinstance(event, Answer):
                     final = event
-                else:
-                    text += event
+                    continue
+                text += event
+                if time.monotonic() - shown >= FRAME_S:  # coalesce bursts of deltas
+                    shown = time.monotonic()
                     reply = _msg("assistant", render.partial_html(text))
                     yield gr.skip(), [*messages, reply], gr.skip(), gr.skip()
         except QAError as e:
@@ -78,7 +82,7 @@ class ChatHandlers:
             return texts[path]
 
         try:
-            titles = {d.path: d.title for d in self.engine.sources()}
+            titles = {d.path: render.title_of(d) for d in self.engine.sources()}
         except QAError:
             titles = {}
         return render.turn_html(turn, answer, text_of, titles)

@@ -36,7 +36,7 @@ class Library:
             docs = self.engine.sources()
         except QAError as e:
             return render.error_html(str(e)), "", gr.Dropdown(choices=[]), self.status()
-        choices = [(f"{d.title or d.source} ({d.source})", d.path) for d in docs]
+        choices = [(f"{render.title_of(d)} ({d.source})", d.path) for d in docs]
         picker = gr.Dropdown(choices=choices, value=None)
         return report, render.documents_html(docs), picker, self.status()
 

@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from qa import Answer, Citation, DocumentInfo, IngestReport
 
@@ -77,6 +78,11 @@ def partial_html(text: str) -> str:
     return f'<div class="qa-answer qa-streaming">{_markers(text, None, {})}</div>'
 
 
+def waiting_html() -> str:
+    """Shown the moment a question is sent, until the first words arrive."""
+    return '<div class="qa-answer qa-streaming qa-wait">Searching the documents…</div>'
+
+
 def error_html(message: str) -> str:
     return f'<div class="qa-answer qa-error">{esc(message)}</div>'
 
@@ -115,11 +121,11 @@ def citation_card(turn: int, c: Citation, text: str | None, title: str = "") -> 
 
 def retrieval_html(answer: Answer) -> str:
     """What was searched and how each retriever ranked each passage."""
-    cited = {c.path for c in answer.citations}
     rows = []
     for i, p in enumerate(answer.retrieved, 1):
         snippet = _display(p.text[:180] + ("…" if len(p.text) > 180 else ""))
-        mark = ' class="qa-cited"' if p.path in cited else ""
+        cited = any(c.path == p.path and p.start <= c.start < p.end for c in answer.citations)
+        mark = ' class="qa-cited" title="quoted in the answer"' if cited else ""
         page = f" p.{p.page}" if p.page else ""
         rows.append(
             f"<tr{mark}><td>{i}</td><td><b>{esc(p.source)}{page}</b><div>{snippet}</div></td>"
@@ -181,16 +187,25 @@ def document_html(source: str, text: str, start: int, end: int) -> str:
     )
 
 
-def status_html(status: Mapping[str, object]) -> str:
+def status_html(status: Mapping[str, Any]) -> str:
     """Mode, model and index size, as small pills in the header."""
     mode = "LLM" if status.get("llm") == "openai" else "extractive (offline)"
     model = status.get("llm_model")
     pills = [
-        f"{status.get('documents', 0)} documents",
-        f"{status.get('chunks', 0)} chunks",
+        _plural(int(status.get("documents") or 0), "document"),
+        _plural(int(status.get("chunks") or 0), "chunk"),
         f"mode: {mode}" + (f" · {model}" if model else ""),
     ]
     return '<div class="qa-status">' + "".join(f"<span>{esc(p)}</span>" for p in pills) + "</div>"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def title_of(d: DocumentInfo) -> str:
+    """The loader's title, without a Markdown heading's leading #s."""
+    return (d.title or "").lstrip("#").strip() or d.source
 
 
 def _size(n: int) -> str:
@@ -208,17 +223,17 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
     rows = []
     for d in docs:
         when = datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
-        title = esc(d.title or d.source)
+        title = esc(title_of(d))
         rows.append(
             f'<tr><td><b title="{title}">{title}</b><div class="qa-file" title="{esc(d.path)}">'
             f"{esc(d.source)}</div></td><td>{d.chunks}</td><td>{d.pages or '–'}</td>"
             f"<td>{_size(d.size)}</td><td>{when}</td></tr>"
         )
-    total = sum(d.chunks for d in docs)
+    total = _plural(sum(d.chunks for d in docs), "chunk")
     return (
         '<table class="qa-docs"><thead><tr><th>Document</th><th>Chunks</th><th>Pages</th>'
         f"<th>Size</th><th>Ingested</th></tr></thead><tbody>{''.join(rows)}</tbody>"
-        f'<tfoot><tr><td>{len(docs)} documents</td><td>{total}</td><td colspan="3"></td></tr>'
+        f'<tfoot><tr><td colspan="5">{_plural(len(docs), "document")} · {total}</td></tr>'
         "</tfoot></table>"
     )
 
@@ -229,7 +244,7 @@ def ingest_html(rejected: Sequence[tuple[str, str]], report: IngestReport | None
     for f in report.files if report else []:
         name = f.path.rsplit("/", 1)[-1]
         bad = f.status in ("failed", "skipped")
-        detail = f"{f.status}" + (f", {f.chunks} chunks" if f.chunks else "")
+        detail = f.status + (f", {_plural(f.chunks, 'chunk')}" if f.chunks else "")
         detail += f": {f.reason}" if f.reason else ""
         lines.append(
             f'<li class="{"qa-bad" if bad else "qa-ok"}"><b>{esc(name)}</b>: {esc(detail)}</li>'

@@ -36,7 +36,9 @@ if (!window.__qaCites) {
       (s) => s.classList.toggle('qa-active', s.dataset.turn === String(turn)));
     const card = findCard(turn, n);
     if (!card) return;
-    card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+    const panel = card.closest('.qa-panel');
+    if (panel) panel.scrollTo({top: card.offsetTop - 8, behavior: 'smooth'});
+    setTimeout(() => card.scrollIntoView({behavior: 'smooth', block: 'nearest'}), 400);
     card.classList.remove('qa-flash'); void card.offsetWidth; card.classList.add('qa-flash');
   }, true);
   document.addEventListener('keydown', (e) => {
@@ -94,25 +96,28 @@ CSS = r"""
 .qa-answer.qa-streaming::after { content: '▍'; margin-left: 2px; opacity: .6;
   animation: qa-blink 1s steps(2) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }
+.qa-answer.qa-wait { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-answer.qa-wait::after { content: none; }
 a.qa-cite, .qa-cite { display: inline-flex; align-items: center; justify-content: center;
   min-width: 1.35em; height: 1.35em; padding: 0 .3em; margin: 0 1px 0 3px; border-radius: 999px;
-  font-size: .72em; font-weight: 700; line-height: 1; vertical-align: .35em;
+  font-size: .74em; font-weight: 700; line-height: 1; vertical-align: .3em;
   background: var(--color-accent-soft); color: var(--color-accent) !important;
-  text-decoration: none !important; border: 1px solid var(--border-color-accent-subdued);
+  text-decoration: none !important; border: 1px solid var(--color-accent);
   cursor: pointer; transition: background .15s, color .15s; }
 a.qa-cite:hover { background: var(--color-accent); color: white !important; }
 .qa-cite.qa-pending { opacity: .55; cursor: default; }
-.qa-refusal { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, .10);
-  padding: 8px 12px; border-radius: 6px; }
+.qa-refusal, .qa-error { padding: 2px 0; }
+#qa-chat .message.bot:has(.qa-refusal) { background: rgba(245, 158, 11, .10);
+  border-color: rgba(245, 158, 11, .55); border-left: 4px solid #f59e0b; }
+#qa-chat .message.bot:has(.qa-error) { background: rgba(239, 68, 68, .08);
+  border-color: rgba(239, 68, 68, .5); border-left: 4px solid #ef4444; }
 .qa-refusal-head { font-weight: 700; color: #b45309; font-size: .82rem; text-transform: uppercase;
   letter-spacing: .04em; margin-bottom: 2px; }
 .qa-refusal-head::before { content: '⊘ '; }
 .qa-hint { font-size: .82rem; color: var(--body-text-color-subdued); margin-top: 4px; }
 .qa-notice { font-size: .8rem; margin-top: 6px; color: #b45309; }
-.qa-error { border-left: 4px solid #ef4444; background: rgba(239, 68, 68, .08);
-  padding: 8px 12px; border-radius: 6px; }
 #qa-sources { height: 100%; }
-.qa-panel { display: flex; flex-direction: column; gap: 10px; max-height: 640px;
+.qa-panel { position: relative; display: flex; flex-direction: column; gap: 10px; max-height: 640px;
   overflow-y: auto; padding: 2px 6px 2px 2px; }
 .qa-turn { display: none; flex-direction: column; gap: 10px; }
 .qa-turn.qa-active { display: flex; }
@@ -135,6 +140,7 @@ a.qa-cite:hover { background: var(--color-accent); color: white !important; }
   font-size: .86rem; line-height: 1.55; color: var(--body-text-color-subdued); }
 .qa-context mark, .qa-doc mark { background: #fde68a; color: #1f2937; padding: 1px 2px;
   border-radius: 3px; box-decoration-break: clone; -webkit-box-decoration-break: clone; }
+.qa-card footer span { color: var(--body-text-color-subdued); }
 .qa-card footer { display: flex; justify-content: space-between; align-items: center;
   margin-top: 8px; font-size: .74rem; color: var(--body-text-color-subdued); }
 button.qa-open { border: none; background: none; color: var(--color-accent); cursor: pointer;
