@@ -207,6 +207,8 @@ def focus_term(question: str) -> str | None:
         if w.lower() in _AFTER_HEAD:
             break
         words.append(w)
+    if len(words) == 1 and words[0].lower().endswith("ed"):
+        return None  # "what happened", "which passed": a verb, not a head noun
     found = terms(" ".join(words))
     if not found or found[-1] in _GENERIC:
         return None
@@ -255,8 +257,10 @@ def score_sentences(
         cue = _cue(kind, s.text, q_terms)
         novelty = len(st - q_terms)
         score = 0.55 * semantic + 0.3 * lexical + 0.1 * cue + 0.05 / s.rank
+        if novelty == 0:
+            continue  # says nothing the question does not (a headline, a dateline)
         if novelty < 2:
-            score -= 0.15  # restates the question (often a headline) without answering it
+            score -= 0.15  # barely more than the question: rarely the answer
         scored.append(Scored(s, score, semantic, lexical, cue))
     return sorted(scored, key=lambda x: x.score, reverse=True)
 
