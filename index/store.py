@@ -347,8 +347,10 @@ class Store:
             offset += page
         rows = self._conn().execute("SELECT chunk_id, doc_id FROM chunks").fetchall()
         known = {cid for cid, _ in rows}
-        orphans = sorted(chroma_ids - known)
         broken = sorted({doc for cid, doc in rows if cid not in chroma_ids})
+        dropped = set(broken)  # their surviving vectors would outlive them: they go too
+        stale = {cid for cid, doc in rows if doc in dropped and cid in chroma_ids}
+        orphans = sorted((chroma_ids - known) | stale)
         for i in range(0, len(orphans), 5000):
             self._chroma("delete", ids=orphans[i : i + 5000])
         with self._db() as db:
