@@ -175,10 +175,14 @@ class Engine:
     def check_question(self, question: str) -> str:
         if not isinstance(question, str):
             raise InputError("the question must be text")
-        q = " ".join(_CONTROL.sub(" ", question).split())
+        limit = self.settings.max_question_chars
+        if len(question) > 20 * limit + 1000:  # refuse a flood before even scanning it
+            raise InputError(
+                f"the question is {len(question)} characters long; the limit is {limit}"
+            )
+        q = " ".join(_CONTROL.sub(" ", _valid_unicode(question)).split())
         if not q:
             raise InputError("the question is empty")
-        limit = self.settings.max_question_chars
         if len(q) > limit:
             raise InputError(f"the question is {len(q)} characters long; the limit is {limit}")
         return q
@@ -261,6 +265,21 @@ class Engine:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _valid_unicode(text: str) -> str:
+    """Lone surrogates (argv bytes that were not UTF-8, e.g. from a Latin-1 terminal) break
+    the tokenizer and SQLite: read such bytes as cp1252, replace any other surrogate."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
 
 
 def condense(question: str, history: History) -> str:
