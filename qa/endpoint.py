@@ -35,15 +35,22 @@ def _client(base_url: str | None, api_key: str | None, timeout: float) -> Any:
     )
 
 
-@lru_cache(maxsize=8)
+_LISTED: dict[str, str] = {}  # base URL -> the model it serves (successes only)
+LIST_TIMEOUT_S = 5.0
+
+
 def _listed_model(base_url: str, api_key: str | None, timeout: float) -> str:
     """The first model a local server lists (vLLM, Ollama, llama.cpp serve one or a few)."""
-    try:
-        models = _client(base_url, api_key, timeout).models.list()
-        return next((m.id for m in models), DEFAULT_MODEL)
-    except Exception as e:  # the chat request will report the real problem
-        log.debug("listing models at %s failed: %s", base_url, e)
-        return DEFAULT_MODEL
+    if base_url not in _LISTED:
+        try:
+            client = _client(base_url, api_key, timeout).with_options(
+                timeout=min(timeout, LIST_TIMEOUT_S)
+            )
+            _LISTED[base_url] = next(m.id for m in client.models.list())
+        except Exception as e:  # the chat request will report the real problem
+            log.debug("listing the models at %s failed: %s", base_url, e)
+            return DEFAULT_MODEL
+    return _LISTED[base_url]
 
 
 class Endpoint:
@@ -52,7 +59,7 @@ class Endpoint:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.openai_base_url or "https://api.openai.com/v1"
-        self.requests = 0  # chat requests sent (attempts), for logs and tests
+        self.requests = 0  # chat requests sent, retries included
         self.finish_reason: str | None = None
 
     @property

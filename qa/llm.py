@@ -131,7 +131,9 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
         if tail := rewriter.close():
             yield tail
     except LLMError as e:
+        run.mark("llm", t)  # the time lost to the model before falling back
         raise _Fallback(e, streamed) from e
+    log.info("answered by %s in %d request(s)", run.endpoint.url, run.endpoint.requests)
     run.timings["llm"] = (time.perf_counter() - t - citer.seconds) * 1000
     run.timings["cite"] = citer.seconds * 1000
     yield _final(run, rewriter.text.strip(), citer)

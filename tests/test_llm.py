@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -213,10 +212,9 @@ def test_slow_server_times_out_then_falls_back(
 ) -> None:
     engine = llm_engine(openai_server, llm_timeout=0.3, llm_retries=1)
     openai_server.delay(5, times=2, text=f"{CLAIM} [1].")
-    started = time.monotonic()
     _, answer = run(engine, QUESTION)
-    assert time.monotonic() - started < 4
     assert_fallback(answer, "did not answer within 0.3s", "after 2 attempts")
+    assert 600 <= answer.timings_ms["llm"] < 2500  # two 0.3 s timeouts, not the 5 s delay
     assert len(openai_server.chat_requests) == 2
 
 
@@ -237,13 +235,12 @@ def test_transient_errors_are_retried_with_backoff_then_answer(
     openai_server.fail(429, retry_after=0.3)
     openai_server.fail(503)
     openai_server.reply(f"{CLAIM} [1].")
-    started = time.monotonic()
     _, answer = run(engine, QUESTION)
     assert answer.mode == "llm" and answer.citations
     received = [r.received_at for r in openai_server.chat_requests]
     assert len(received) == 3
     assert received[1] - received[0] >= 0.3  # Retry-After honoured
-    assert time.monotonic() - started < 5
+    assert received[2] - received[1] < 2  # then the short backoff, not MAX_WAIT_S
 
 
 def test_rejected_key_falls_back_with_a_message_naming_the_key(
