@@ -275,6 +275,16 @@ def test_sessions_do_not_share_history(server: Served) -> None:
     assert [m["role"] for m in b[1]] == ["user", "assistant"]
 
 
+def test_a_bad_question_shows_an_error_bubble_and_keeps_the_session(server: Served) -> None:
+    from ui.chat import ChatHandlers, new_session
+
+    chat = ChatHandlers(server.engine)
+    start = new_session()
+    _box, messages, _panel, session = list(chat.respond("why " * 700, start))[-1]
+    assert "qa-error" in messages[-1]["content"] and "limit" in messages[-1]["content"]
+    assert session["history"] == [] and session["count"] == 0
+
+
 # ---- escaping -----------------------------------------------------------------------------
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 

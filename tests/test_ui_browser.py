@@ -52,7 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     docs = tmp_path_factory.mktemp("docs")
     (docs / "dossier.md").write_text(DOSSIER, encoding="utf-8")
     s = serve(tmp_path_factory.mktemp("ui-browser-data"), [CORPUS, docs / "dossier.md"])
-    s.engine.retrieve("warm up", 1)  # load the model, as `qa ui` does in the background
     yield s
     stop(s)
 

@@ -13,7 +13,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from qa import Engine, InputError, QAError
+from qa import Engine, InputError
 from ui import render, theme, uploads
 
 if TYPE_CHECKING:
@@ -115,16 +115,19 @@ def build_app(engine: Engine) -> gr.Blocks:
             "inputs": [box, session],
             "outputs": [box, bot, sources, session],
             "concurrency_limit": 8,
+            "concurrency_id": "chat",
             "show_progress": "minimal",
+            "api_visibility": "private",
         }
-        box.submit(**ask, api_visibility="private")
-        send.click(**ask, api_visibility="private")
-        bot.example_select(chat.example, None, box, api_visibility="private").then(
-            **ask, api_visibility="private"
-        )
+        asking = [
+            box.submit(**ask),
+            send.click(**ask),
+            bot.example_select(chat.example, None, box, api_visibility="private").then(**ask),
+        ]
         reset = [bot, sources, session, box]
-        new.click(chat.clear, None, reset, api_visibility="private")
-        bot.clear(chat.clear, None, reset, api_visibility="private")  # the chat's trash icon
+        # a new chat stops an answer still streaming, or it would write the old session back
+        new.click(chat.clear, None, reset, cancels=asking, api_visibility="private")
+        bot.clear(chat.clear, None, reset, cancels=asking, api_visibility="private")
         gr.api(chat.ask_json, api_name="ask", concurrency_limit=8)
 
         lib_out = [report, table, picker, status]
@@ -149,15 +152,26 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def warm_up(engine: Engine) -> None:
-    """Load the embedding model in the background so the first question is not slow."""
+    """Open the index and load the model before serving, so the first answer is quick.
 
-    def run() -> None:
-        try:
-            engine.retrieve("warm up", 1)
-        except (QAError, Exception):  # an empty or broken index shows itself in the UI
-            log.debug("warm-up failed", exc_info=True)
+    Done on one thread before the server starts: the store opens Chroma lazily, and two
+    first requests racing to open it fail inside chromadb (KeyError / unknown tenant).
+    The extractive path is then warmed in the background (never an LLM call).
+    """
+    try:
+        engine.retrieve("warm up", 1)
+    except Exception:  # an empty or broken index shows itself in the UI, with its message
+        log.debug("warm-up failed", exc_info=True)
+        return
+    if engine.settings.llm == "extractive":
+        threading.Thread(target=_quietly, args=(engine,), name="qa-warm-up", daemon=True).start()
 
-    threading.Thread(target=run, name="qa-warm-up", daemon=True).start()
+
+def _quietly(engine: Engine) -> None:
+    try:
+        engine.ask("What is this collection of documents about?")
+    except Exception:
+        log.debug("warm-up failed", exc_info=True)
 
 
 def launch(

@@ -52,8 +52,11 @@ class ChatHandlers:
                     shown = time.monotonic()
                     reply = _msg("assistant", render.partial_html(text))
                     yield gr.skip(), [*messages, reply], gr.skip(), gr.skip()
-        except QAError as e:
-            messages.append(_msg("assistant", render.error_html(str(e))))
+        except Exception as e:  # QAErrors carry a user-facing message; anything else is a bug
+            if not isinstance(e, QAError):
+                log.exception("answering %r failed", q)
+            why = str(e) if isinstance(e, QAError) else f"unexpected {type(e).__name__}: {e}"
+            messages.append(_msg("assistant", render.error_html(why)))
             yield gr.skip(), messages, gr.skip(), {**s, "messages": messages}
             return
         if final is None:  # cannot happen with a well-behaved engine; never hang the UI
