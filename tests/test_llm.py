@@ -189,6 +189,20 @@ def test_an_uncited_answer_is_kept_with_a_notice(
     assert answer.notice and "cited no passage" in answer.notice
 
 
+def test_closing_the_stream_midway_ends_the_request(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
+) -> None:
+    """A UI that cancels (closes the generator) must not leave the HTTP stream running."""
+    engine = llm_engine(openai_server)
+    openai_server.reply(f"{CLAIM} [1]. " * 30, chunk_delay=0.01)
+    events = engine.stream(QUESTION)
+    assert isinstance(next(events), str) and isinstance(next(events), str)
+    events.close()
+    openai_server.reply(f"{CLAIM} [1].")
+    _, answer = run(engine, QUESTION)  # the client is still fine for the next question
+    assert answer.text == f"{CLAIM} [1]."
+
+
 # ---- failures -> extractive fallback ----------------------------------------------------------
 def assert_fallback(answer: Answer, *words: str) -> None:
     assert answer.mode == "extractive"
