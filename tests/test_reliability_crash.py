@@ -95,7 +95,8 @@ class Run:
 @dataclass(frozen=True)
 class Kill:
     """Where to kill: after `after` files (0: before the first) plus `delay` seconds, or, when
-    `mid_write`, the moment the store raises its dirty flag (a batch is being written)."""
+    `mid_write`, `delay` seconds after the store raises its dirty flag (a batch is being
+    written: the Chroma upsert and delete, then the SQLite commit)."""
 
     after: int = 0
     delay: float = 0.0
@@ -103,7 +104,7 @@ class Kill:
 
     def describe(self) -> str:
         if self.mid_write:
-            return "mid-write (dirty flag up)"
+            return f"mid-write (dirty flag up + {self.delay * 1000:.0f} ms)"
         return f"after file {self.after} + {self.delay * 1000:.0f} ms"
 
 
@@ -168,7 +169,7 @@ class Worker:
             if kill and kill.mid_write and run.progress and not run.killed:
                 dirty_db = dirty_db or _open_ro(Path(cmd["data"]) / "index.sqlite")
                 if dirty_db is not None and _dirty(dirty_db):
-                    run.killed = self._kill(pid, 0, cmd["data"], run)
+                    run.killed = self._kill(pid, kill.delay, cmd["data"], run)
 
     @staticmethod
     def _kill(pid: int, delay: float, data: str, run: Run) -> bool:
@@ -285,7 +286,7 @@ def run_trials(
         for k in range(kills):
             roll = rng.random()
             if k == 0 or roll < 0.35:
-                kill = Kill(mid_write=True)
+                kill = Kill(mid_write=True, delay=rng.choice([0.0, rng.uniform(0, 0.06)]))
             elif roll < 0.5:
                 kill = Kill(after=0, delay=rng.uniform(0, 1.5))  # while opening or repairing
             else:
@@ -330,6 +331,7 @@ def run_trials(
 def test_kill_9_during_ingest_short(worker: Worker, tmp_path: Path) -> None:
     out = run_trials(worker, tmp_path, seed=8, trials=2, kills=2, files=40)
     print("\n".join(out.log))
+    print(f"{out.kills} kills, {out.mid_write} left the index dirty, {out.repaired} repaired")
     assert out.kills >= 2
     assert out.mid_write >= 1  # at least one kill landed between a Chroma write and its commit
 
