@@ -131,7 +131,11 @@ def build_app(engine: Engine) -> gr.Blocks:
         gr.api(chat.ask_json, api_name="ask", concurrency_limit=8)
 
         lib_out = [report, table, picker, status]
-        write: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "write"}
+        write: dict[str, Any] = {
+            "concurrency_limit": 1,
+            "concurrency_id": "write",
+            "show_progress_on": report,  # one progress bar, not one per output
+        }
         files.upload(library.upload, files, lib_out, api_name="upload", **write).then(
             lambda: None, None, files, api_visibility="private"
         )

@@ -231,24 +231,35 @@ def documents_html(docs: Sequence[DocumentInfo]) -> str:
         )
     total = _plural(sum(d.chunks for d in docs), "chunk")
     return (
-        '<table class="qa-docs"><thead><tr><th>Document</th><th>Chunks</th><th>Pages</th>'
-        f"<th>Size</th><th>Ingested</th></tr></thead><tbody>{''.join(rows)}</tbody>"
+        '<div class="qa-docs-wrap"><table class="qa-docs"><thead><tr><th>Document</th>'
+        f"<th>Chunks</th><th>Pages</th><th>Size</th><th>Ingested</th></tr></thead><tbody>{''.join(rows)}</tbody>"
         f'<tfoot><tr><td colspan="5">{_plural(len(docs), "document")} · {total}</td></tr>'
-        "</tfoot></table>"
+        "</tfoot></table></div>"
     )
 
 
 def ingest_html(rejected: Sequence[tuple[str, str]], report: IngestReport | None) -> str:
-    """One line per file: what happened to it, and why when it was not indexed."""
-    lines = [f'<li class="qa-bad"><b>{esc(n)}</b>: {esc(why)}</li>' for n, why in rejected]
+    """One line per file (problems first, with why), under a one-line summary."""
+    bad = [f'<li class="qa-bad"><b>{esc(n)}</b>: {esc(why)}</li>' for n, why in rejected]
+    ok: list[str] = []
     for f in report.files if report else []:
-        name = f.path.rsplit("/", 1)[-1]
-        bad = f.status in ("failed", "skipped")
         detail = f.status + (f", {_plural(f.chunks, 'chunk')}" if f.chunks else "")
         detail += f": {f.reason}" if f.reason else ""
-        lines.append(
-            f'<li class="{"qa-bad" if bad else "qa-ok"}"><b>{esc(name)}</b>: {esc(detail)}</li>'
-        )
-    if not lines:
+        line = f"<b>{esc(f.path.rsplit('/', 1)[-1])}</b>: {esc(detail)}"
+        failed = f.status in ("failed", "skipped", "duplicate")
+        (bad if failed else ok).append(f'<li class="{"qa-bad" if failed else "qa-ok"}">{line}</li>')
+    if not bad and not ok:
         return ""
-    return f'<ul class="qa-report">{"".join(lines)}</ul>'
+    summary = ""
+    if report is not None:
+        counts = [f"{report.added} added", f"{report.updated} updated"]
+        counts += [f"{report.unchanged} unchanged", f"{report.removed} removed"]
+        counts.append(f"{len(bad)} not indexed")
+        summary = f'<p class="qa-summary">{" · ".join(counts)} · {_plural(report.chunks, "chunk")}'
+        summary += " written</p>"
+    done = "".join(ok)
+    if len(ok) > 6:
+        done = (
+            f"<li><details><summary>{len(ok)} files indexed</summary><ul>{done}</ul></details></li>"
+        )
+    return f'{summary}<ul class="qa-report">{"".join(bad)}{done}</ul>'

@@ -203,6 +203,10 @@ button.qa-open:hover { background: var(--color-accent-soft); }
 .qa-docs td:first-child b { display: block; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; font-weight: 600; }
 .qa-docs tfoot td { color: var(--body-text-color-subdued); font-size: .8rem; border: none; }
-#qa-docs { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 4px 8px;
-  background: var(--block-background-fill); max-height: 480px; overflow-y: auto; }
+.qa-docs-wrap { border: 1px solid var(--border-color-primary); border-radius: 10px;
+  padding: 4px 8px; background: var(--block-background-fill); max-height: 480px;
+  overflow-y: auto; }
+.qa-summary { margin: 0 0 6px; font-size: .85rem; color: var(--body-text-color-subdued); }
+.qa-report details summary { cursor: pointer; font-weight: 600; }
+.qa-report details ul { list-style: none; padding: 0; margin: 6px 0 0; }
 """
