@@ -250,6 +250,12 @@ def test_binds_localhost_by_default_and_never_shares(server: Served) -> None:
     assert server.url.startswith("http://127.0.0.1:")
 
 
+def test_a_busy_port_is_a_plain_input_error(server: Served) -> None:
+    port = int(server.url.rstrip("/").rsplit(":", 1)[1])
+    with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}"):
+        launch(server.engine, port=port)
+
+
 def test_qa_ui_help_does_not_import_gradio() -> None:
     code = (
         "import sys; from click.testing import CliRunner; from ui.cli import ui_command\n"

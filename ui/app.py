@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -155,6 +156,17 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def check_port(host: str, port: int) -> None:
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as e:
+        raise InputError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}); pick another with --port"
+        ) from None
+
+
 def warm_up(engine: Engine) -> None:
     """Open the index and load the model before serving, so the first answer is quick.
 
@@ -188,6 +200,8 @@ def launch(
     """Start the server in the background (never a share link). Returns (app, local URL)."""
     engine = engine or Engine()
     auth = parse_auth(engine.settings.ui_auth)
+    if port is not None:
+        check_port(host, port)  # before any work: a busy port is a user mistake, said plainly
     app = build_app(engine)
     warm_up(engine)
     app.queue(default_concurrency_limit=4)

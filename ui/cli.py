@@ -19,9 +19,11 @@ def ui_command(host: str, port: int) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from qa import Engine
-    from ui.app import launch
+    from ui.app import check_port, launch
 
+    check_port(host, port)
     engine = Engine()
+    click.echo("corpus-qa: opening the index and loading the model…", err=True)
     app, url = launch(engine, host=host, port=port)
     login = " (login required)" if engine.settings.ui_auth else ""
     click.echo(f"corpus-qa UI: {url.rstrip('/')}/{login}  (Ctrl-C to stop)")
