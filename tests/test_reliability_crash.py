@@ -467,3 +467,47 @@ def vector_ids(store: Any) -> set[str]:
 
 def chunk_ids(store: Any) -> set[str]:
     return {r[0] for r in store._conn().execute("SELECT chunk_id FROM chunks")}
+
+
+def test_kill_9_of_a_real_qa_ingest_process_mid_write(worker: Worker, tmp_path: Path) -> None:
+    """The same, with the `qa` command itself: killed while a batch is half written."""
+    folder = tmp_path / "docs"
+    write_corpus(folder, 30, random.Random(9))
+    data = tmp_path / "data"
+    data.mkdir()
+    env = qa_env(data) | {"QA_EMBED_BATCH_SIZE": "2"}
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "qa"), "ingest", "--json", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
+    db = None
+    deadline = time.monotonic() + 240
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            db = db or _open_ro(data / "index.sqlite")
+            if (
+                db is not None
+                and _dirty(db)
+                and db.execute("SELECT count(*) FROM documents").fetchone()[0]
+            ):
+                break  # a batch is being written after at least one committed
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL, "qa ingest finished before the kill"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if db is not None:
+            db.close()
+    run = worker.run({"op": "ingest", "data": str(data), "folder": str(folder)})
+    assert run.status == 0 and run.report is not None, run.error
+    report = run.report
+    assert report["added"] + report["unchanged"] == 30 and report["failed"] == []
+    state = dump(worker, data, tmp_path / "state.json")
+    assert_consistent(state)
+    clean = worker.run({"op": "ingest", "data": str(tmp_path / "clean"), "folder": str(folder)})
+    assert clean.status == 0, clean.error
+    assert_same(state, dump(worker, tmp_path / "clean", tmp_path / "clean.json"))
