@@ -47,7 +47,8 @@ def build_app(engine: Engine) -> gr.Blocks:
     def open_document(where: dict[str, Any]) -> str:  # a plain function: gradio tags it
         return chat.open_document(where)
 
-    with gr.Blocks(title="corpus-qa", analytics_enabled=False) as app:
+    # delete_cache: Gradio's own copies of uploads go after an hour (ours live in uploads/)
+    with gr.Blocks(title="corpus-qa", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         session = gr.State(new_session())
         with gr.Row(elem_id="qa-header"):
             gr.HTML(

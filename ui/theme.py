@@ -159,8 +159,9 @@ button.qa-open:hover { background: var(--color-accent-soft); }
 .qa-retrieval td div { color: var(--body-text-color-subdued); font-size: .76rem; }
 .qa-retrieval tr.qa-cited td:first-child { box-shadow: inset 3px 0 0 var(--color-accent); }
 .qa-searched, .qa-times { margin: 6px 0 0; color: var(--body-text-color-subdued); }
-.qa-overlay { position: fixed; inset: 0; background: rgba(15, 23, 42, .55); z-index: 10000;
+.qa-overlay { position: fixed; inset: 0; background: rgba(15, 23, 42, .55); z-index: 2147483000;
   display: flex; align-items: center; justify-content: center; padding: 4vh 4vw; }
+.gradio-container:has(#qa-doc-overlay) .scroll-down-button-container { display: none; }
 .qa-modal { position: relative; background: var(--background-fill-primary); border-radius: 12px;
   width: min(920px, 100%); max-height: 88vh; display: flex; flex-direction: column;
   box-shadow: 0 20px 50px rgba(0, 0, 0, .3); }
