@@ -20,7 +20,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes: the index fingerprint records it, so old text is rebuilt.
-LOADER_VERSION = 3  # 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline
+LOADER_VERSION = (
+    4  # 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline; 4: no # in titles
+)
 SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
 
@@ -125,7 +127,7 @@ Reader = Callable[[bytes], tuple[str, str, list[PageSpan]]]
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         if line.strip():
-            return line.strip()[:200]
+            return line.strip().lstrip("#").strip()[:200]  # a Markdown heading's text
     return ""
 
 

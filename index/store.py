@@ -122,6 +122,7 @@ class Store:
         self._collection: Any = None
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._verify = verify  # False only to open a mismatched index in order to reset it
         self.reparse_all = False  # built by older loaders: the next ingest re-reads every file
         with self._db() as db:
@@ -183,9 +184,11 @@ class Store:
     # ---- Chroma -------------------------------------------------------------------------
     @property
     def collection(self) -> Any:
-        if self._collection is None:
-            self._collection = self._open_collection()
-        return self._collection
+        # Locked: chromadb's client registry races when threads open it at once.
+        with self._open_lock:
+            if self._collection is None:
+                self._collection = self._open_collection()
+            return self._collection
 
     def _open_collection(self) -> Any:
         import chromadb

@@ -6,7 +6,7 @@ engine.ingest(["corpus/"])
 answer = engine.ask("Who was extradited?")
 """
 
-from index import DocumentInfo, FileReport, IngestReport
+from index import SUPPORTED, DocumentInfo, FileReport, IngestReport
 from qa.engine import Engine, History, StreamEvent, condense
 from qa.errors import (
     IndexBusyError,
@@ -21,6 +21,7 @@ from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
 
 __all__ = [
     "REFUSAL_TEXT",
+    "SUPPORTED",
     "Answer",
     "Citation",
     "DocumentInfo",

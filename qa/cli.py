@@ -44,6 +44,8 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # --help, usage errors: click's own handling and exit codes
         except Exception as e:
             if type(e).__name__ == "ValidationError":  # pydantic: a bad QA_* variable
                 first = str(e).splitlines()

@@ -85,6 +85,17 @@ def test_status_sources_and_remove(data: Path) -> None:
     assert qa("ingest", str(CORPUS), "--json", data=data).returncode == 0
 
 
+@pytest.mark.parametrize("cmd", ["ask", "ingest", "ui", "eval", "status"])
+def test_subcommand_help_exits_0(cmd: str) -> None:
+    out = subprocess.run([*QA, cmd, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "Usage:" in out.stdout and out.stderr == ""
+
+
+def test_usage_error_exits_2() -> None:
+    out = subprocess.run([*QA, "ask"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
 def test_help_lists_every_command() -> None:
     out = subprocess.run([*QA, "--help"], capture_output=True, text=True, timeout=60)
     for cmd in ("ingest", "ask", "chat", "ui", "eval", "sources", "remove", "status"):

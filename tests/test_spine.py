@@ -169,3 +169,16 @@ def test_a_new_loader_version_reparses_on_the_next_ingest(make_engine, tmp_path,
     report = engine.ingest([CORPUS])
     assert (report.updated, report.unchanged) == (3, 0)
     assert engine.ingest([CORPUS]).unchanged == 3
+
+
+def test_concurrent_first_requests_on_a_fresh_engine(corpus_engine: Engine) -> None:
+    """Chroma's client registry races if threads open the store at once; the store locks it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa import Settings
+
+    engine = Engine(Settings(data_dir=corpus_engine.settings.data_dir))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: engine.retrieve("Caro Quintero", 3), range(4)))
+    assert all(len(r) == 3 for r in results)
+    engine.close()
