@@ -7,6 +7,8 @@ Environment:
                     the first N of the same corpus (default 2000; throughput is per chunk)
   BENCH_QUERIES     questions per query stage (default 40)
   BENCH_DIR         scratch folder (default .qa-data/bench)
+  BENCH_SCALE       chunk counts for the retrieval-at-scale probe (e.g. "10000,50000"; default
+                    none): real chunk text with random vectors, so no hours of encoding
   BENCH_PROFILE     1 = also write bench/profile-ingest-<size>.txt (cProfile of ingestion)
 
 Each stage runs in its own process (peak RSS = that process's VmHWM). Results merge into
@@ -123,6 +125,18 @@ def run_size(size: int, modes: list[str], work: Path) -> dict[str, Any]:
     return out
 
 
+def run_scale(size: int, work: Path) -> dict[str, Any]:
+    docs = work / f"docs-{size}"
+    qs = [f.__dict__ for f in questions(generate(docs, size), 40)]
+    data_dir = work / f"scale-{size}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"[{size} chunks, retrieval at scale]", file=sys.stderr)
+    r = stage("retrieval_scale", docs=str(docs), data_dir=str(data_dir), questions=qs)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    r["ran_at"] = time.strftime("%Y-%m-%d %H:%M")
+    return r
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -155,6 +169,9 @@ def main() -> None:
         results["sizes"][str(size)] = r
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(report.table(results))
+    for size in [int(s) for s in os.environ.get("BENCH_SCALE", "").split(",") if s.strip()]:
+        results.setdefault("scale", {})[str(size)] = run_scale(size, work)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     report.update_readme(ROOT / "README.md", results)
     print(f"wrote {RESULTS.relative_to(ROOT)} and the README bench section", file=sys.stderr)
 
