@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa import Answer, Engine, InputError
+from qa import Answer, Engine, InputError, Settings
 from qa.cli import cli
 from qa.settings import get_settings
 
@@ -184,7 +184,9 @@ def test_qa_ask_process_with_argv_bytes_that_are_not_utf8(tmp_path: Path) -> Non
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("The café in Genève was rebuilt in 1906 after the fire.\n")
-    assert run_qa(["ingest", str(docs)], tmp_path).returncode == 0
+    indexer = Engine(Settings(data_dir=tmp_path))  # in-process: the model is already loaded
+    assert indexer.ingest([docs]).added == 1
+    indexer.close()
     res = run_qa(["ask", "--json", b"When was the caf\xe9 in Gen\xe8ve rebuilt?"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert b"Traceback" not in res.stderr and b"Embedding attempt failed" not in res.stderr
