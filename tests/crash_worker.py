@@ -9,6 +9,8 @@ is killed with SIGKILL by the test. Protocol: JSON lines on stdin, JSON lines on
         -> {"child": PID}, {"p": N, "of": TOTAL}..., {"report": {...}}, {"exit": STATUS}
     {"op": "dump", "data": DIR, "out": FILE}   write the index's full state as JSON to FILE
         -> {"child": PID}, {"exit": STATUS}
+    {"op": "probe", "data": DIR}   what a crash left, changing nothing
+        -> {"child": PID}, {"probe": {"orphans": N, "missing": N}}, {"exit": STATUS}
 """
 
 from __future__ import annotations
@@ -98,6 +100,16 @@ def dump_state(data: str, out: str) -> None:
     Path(out).write_text(json.dumps(state))
 
 
+def probe(data: str) -> None:
+    """Vectors without a chunk row (orphans) and chunk rows without a vector (missing)."""
+    from qa import Engine, Settings
+
+    store = Engine(Settings(data_dir=Path(data))).store
+    chroma = set(store.collection.get(include=[])["ids"])
+    rows = {r[0] for r in store._conn().execute("SELECT chunk_id FROM chunks")}
+    say({"probe": {"orphans": len(chroma - rows), "missing": len(rows - chroma)}})
+
+
 def child(cmd: dict[str, Any]) -> None:
     say({"child": os.getpid()})
     code = 0
@@ -106,6 +118,8 @@ def child(cmd: dict[str, Any]) -> None:
             run_ingest(cmd["data"], cmd["folder"], int(cmd.get("batch", 2)))
         elif cmd["op"] == "dump":
             dump_state(cmd["data"], cmd["out"])
+        elif cmd["op"] == "probe":
+            probe(cmd["data"])
         else:
             raise ValueError(f"unknown op {cmd['op']}")
     except BaseException as e:
