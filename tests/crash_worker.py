@@ -129,10 +129,13 @@ def child(cmd: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    import index
+    from index import embeddings
 
-    index.get_embed_model(2)  # loaded, never run here: forking after inference can hang torch
-    index.get_embed_model(64)
+    # Loaded, never run here: forking after inference can hang torch's thread pool.
+    if hasattr(embeddings, "get_encoder"):
+        embeddings.get_encoder()
+    else:
+        embeddings.get_embed_model(64)
     say({"ready": True})
     for line in sys.stdin:
         if not line.strip():
