@@ -51,13 +51,14 @@ def eval_command(
     top_k: int | None,
 ) -> None:
     """Score answers and retrieval on gold questions; exit 1 if a --min/--max gate fails."""
-    from eval.formats import GoldFormatError, load_gold
+    from eval.formats import GoldFormatError, load_gold, read_text_documents
     from eval.run import check_gates, load_baseline, parse_gates, run_eval, to_json, to_markdown
     from qa import Engine, InputError, Settings, get_settings
 
     try:
         gates_min, gates_max = parse_gates(_split(mins)), parse_gates(_split(maxs))
-        gold = load_gold(gold_path)
+        # A LabelledRagDataset names no files: its contexts are matched to the --docs texts.
+        gold = load_gold(gold_path, documents=read_text_documents(docs) if docs else None)
         old = load_baseline(baseline) if baseline else None
     except (GoldFormatError, ValueError, OSError) as e:
         raise InputError(str(e)) from e
