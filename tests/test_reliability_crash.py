@@ -97,13 +97,22 @@ class Run:
 class Kill:
     """Where to kill: after `after` files (0: before the first) plus `delay` seconds, or, when
     `mid_write`, `delay` seconds after the store raises its dirty flag (a batch is being
-    written: the Chroma upsert and delete, then the SQLite commit)."""
+    written: the Chroma upsert and delete, then the SQLite commit), or, when `after_chroma`,
+    as soon as Chroma's write-ahead log grows while the flag is up (Chroma written, SQLite not
+    yet committed: the window a repair exists for)."""
 
     after: int = 0
     delay: float = 0.0
     mid_write: bool = False
+    after_chroma: bool = False
+
+    @property
+    def polls(self) -> bool:
+        return self.mid_write or self.after_chroma
 
     def describe(self) -> str:
+        if self.after_chroma:
+            return "after Chroma's write, before the SQLite commit"
         if self.mid_write:
             return f"mid-write (dirty flag up + {self.delay * 1000:.0f} ms)"
         return f"after file {self.after} + {self.delay * 1000:.0f} ms"
@@ -144,19 +153,20 @@ class Worker:
         self.proc.stdin.flush()
         run = Run(kill_point=kill.describe() if kill else "")
         pid = 0
-        dirty_db: sqlite3.Connection | None = None
+        dbs: dict[str, sqlite3.Connection | None] = {}
+        armed: int | None = None  # Chroma's log position when the dirty flag was seen rising
         while True:
             try:
-                msg = self.next(0.001 if kill and kill.mid_write and not run.killed else 300)
+                msg = self.next(0.001 if kill and kill.polls and not run.killed else 300)
             except queue.Empty:
                 msg = {}
             if "child" in msg:
                 pid = msg["child"]
-                if kill and not kill.mid_write and kill.after == 0:
+                if kill and not kill.polls and kill.after == 0:
                     run.killed = self._kill(pid, kill.delay, cmd["data"], run)
             elif "p" in msg:
                 run.progress, run.total = msg["p"], msg["of"]
-                if kill and not run.killed and not kill.mid_write and 0 < kill.after <= msg["p"]:
+                if kill and not run.killed and not kill.polls and 0 < kill.after <= msg["p"]:
                     run.killed = self._kill(pid, kill.delay, cmd["data"], run)
             elif "report" in msg:
                 run.report = msg["report"]
@@ -166,13 +176,28 @@ class Worker:
                 run.error = msg["error"] + "\n" + msg.get("trace", "")
             elif "exit" in msg:
                 run.status = msg["exit"]
-                if dirty_db is not None:
-                    dirty_db.close()
+                for db in dbs.values():
+                    if db is not None:
+                        db.close()
                 return run
-            if kill and kill.mid_write and run.progress and not run.killed:
-                dirty_db = dirty_db or _open_ro(Path(cmd["data"]) / "index.sqlite")
-                if dirty_db is not None and _dirty(dirty_db):
-                    run.killed = self._kill(pid, kill.delay, cmd["data"], run)
+            if not (kill and kill.polls and run.progress and not run.killed):
+                continue
+            data = Path(cmd["data"])
+            if dbs.get("index") is None:
+                dbs["index"] = _open_ro(data / "index.sqlite")
+            if dbs.get("chroma") is None:
+                dbs["chroma"] = _open_ro(data / "chroma" / "chroma.sqlite3")
+            index_db, chroma_db = dbs["index"], dbs["chroma"]
+            if index_db is None or not _dirty(index_db):
+                armed = None
+            elif kill.mid_write:
+                run.killed = self._kill(pid, kill.delay, cmd["data"], run)
+            elif chroma_db is not None:
+                seq = _chroma_log(chroma_db)
+                if armed is None:
+                    armed = seq
+                elif seq > armed:
+                    run.killed = self._kill(pid, 0, cmd["data"], run)
 
     @staticmethod
     def _kill(pid: int, delay: float, data: str, run: Run) -> bool:
@@ -213,6 +238,15 @@ def _dirty(db: sqlite3.Connection) -> bool:
     except sqlite3.Error:
         return False
     return bool(row and row[0] == "1")
+
+
+def _chroma_log(db: sqlite3.Connection) -> int:
+    """The last sequence number of Chroma's write-ahead log (grows with each add/delete)."""
+    try:
+        row = db.execute("SELECT max(seq_id) FROM embeddings_queue").fetchone()
+    except sqlite3.Error:
+        return -1
+    return int(row[0] or 0)
 
 
 @pytest.fixture(scope="module")
@@ -289,9 +323,11 @@ def run_trials(
         n = len(list(folder.iterdir()))
         for k in range(kills):
             roll = rng.random()
-            if k == 0 or roll < 0.35:
-                kill = Kill(mid_write=True, delay=rng.choice([0.0, rng.uniform(0, 0.06)]))
-            elif roll < 0.5:
+            if k == 0 or roll < 0.3:
+                kill = Kill(after_chroma=True)
+            elif roll < 0.45:
+                kill = Kill(mid_write=True, delay=rng.choice([0.0, rng.uniform(0, 0.03)]))
+            elif roll < 0.6:
                 kill = Kill(after=0, delay=rng.uniform(0, 1.5))  # while opening or repairing
             else:
                 kill = Kill(after=rng.randint(1, n), delay=rng.uniform(0, 0.3))
@@ -342,7 +378,8 @@ def test_kill_9_during_ingest_short(worker: Worker, tmp_path: Path) -> None:
         f"{out.out_of_sync} left Chroma and SQLite apart, {out.repaired} repaired at the end"
     )
     assert out.kills >= 2
-    assert out.mid_write >= 1  # at least one kill landed between a Chroma write and its commit
+    assert out.mid_write >= 1  # at least one kill left a batch half written
+    assert out.out_of_sync >= 1  # ... with Chroma ahead of SQLite: the repair path ran
 
 
 @pytest.mark.slow
