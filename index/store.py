@@ -135,7 +135,7 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.data_dir / "index.sqlite", timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
@@ -486,6 +486,19 @@ class Store:
 
 def _vector_keys(fingerprint: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fingerprint.items() if k not in REPARSE_KEYS}
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. On a new file two processes can race for it, and SQLite answers "database
+    is locked" at once instead of waiting out the busy timeout: so wait here."""
+    for attempt in range(300):  # ~30 s, like the busy timeout
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 299:
+                raise
+            time.sleep(0.1)
 
 
 def _looks_like_connection_error(e: Exception) -> bool:

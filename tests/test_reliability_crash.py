@@ -560,3 +560,32 @@ def test_kill_9_of_a_real_qa_ingest_process_mid_write(worker: Worker, tmp_path: 
     clean = worker.run({"op": "ingest", "data": str(tmp_path / "clean"), "folder": str(folder)})
     assert clean.status == 0, clean.error
     assert_same(state, dump(worker, tmp_path / "clean", tmp_path / "clean.json"))
+
+
+OPEN_STORE = """
+import sys
+from pathlib import Path
+from index.store import Store
+Store(Path(sys.argv[1]), "corpus", {"test": 1}).documents()
+"""
+
+
+def test_processes_opening_a_fresh_data_dir_at_once(tmp_path: Path) -> None:
+    """Switching a new SQLite file to WAL races, and SQLite says "database is locked" without
+    waiting: two `qa ingest` started together on a new data dir used to crash on it."""
+    for round_ in range(5):
+        data = tmp_path / f"data{round_}"
+        data.mkdir()
+        procs = [
+            subprocess.Popen(
+                [PYTHON, "-c", OPEN_STORE, str(data)],
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+                env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            )
+            for _ in range(4)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
