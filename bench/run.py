@@ -115,6 +115,7 @@ def run_size(size: int, modes: list[str], work: Path) -> dict[str, Any]:
     print(f"[{size} chunks, references over {ref}]", file=sys.stderr)
     out: dict[str, Any] = {"size": size, "ref_chunks": ref}
     out["limit"] = stage("raw_encode", docs=str(docs), limit=ref)
+    out["encoder"] = stage("encoder_encode", docs=str(docs), limit=ref)
     li_dir = work / f"llamaindex-{size}"
     shutil.rmtree(li_dir, ignore_errors=True)
     files = max(1, round(ref / CHUNKS_PER_FILE))

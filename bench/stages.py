@@ -99,6 +99,28 @@ def raw_encode(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def encoder_encode(a: dict[str, Any]) -> dict[str, Any]:
+    """Our own encoder alone (the configured backend) over the same texts: what ingestion
+    would take if loading, chunking and writing cost nothing."""
+    from index.embeddings import get_encoder
+    from qa import Settings
+
+    texts = chunk_texts(a["docs"], a.get("limit"))
+    encoder = get_encoder(Settings().embed_backend)
+    encoder.encode(texts[:8])
+    t, c = time.perf_counter(), cpu_s()
+    encoder.encode(texts, a.get("batch_size", 64))
+    secs, cpu = time.perf_counter() - t, cpu_s() - c
+    return {
+        "backend": encoder.backend,
+        "chunks": len(texts),
+        "seconds": secs,
+        "cpu_s": cpu,
+        "chunks_per_s": len(texts) / secs,
+        "chunks_per_cpu_s": len(texts) / cpu,
+    }
+
+
 def ingest(a: dict[str, Any]) -> dict[str, Any]:
     """Engine.ingest of the folder, in a fresh process: throughput and peak RSS."""
     from qa import Engine
@@ -128,7 +150,8 @@ def ingest(a: dict[str, Any]) -> dict[str, Any]:
         "failed": len(report.failed),
         "chunks_per_s": report.chunks / secs if report.chunks else None,
         "peak_rss_mb": peak_rss_mb(),
-        "model_loaded": "sentence_transformers" in sys.modules,
+        "backend": engine.settings.embed_backend,
+        "torch_imported": "torch" in sys.modules,
     }
 
 
@@ -145,7 +168,7 @@ def query(a: dict[str, Any]) -> dict[str, Any]:
     engine.ask("warm up the model and the caches")
 
     def bare(q: str) -> list[str]:
-        vec = embed_query(q, engine.settings.embed_batch_size)
+        vec = embed_query(q, engine.settings.embed_batch_size, engine.settings.embed_backend)
         return list(collection.query(query_embeddings=[vec], n_results=n)["ids"][0])
 
     def timed(fn: Callable[[str], Any], q: str, out: list[float]) -> Any:
@@ -204,8 +227,8 @@ def cold_breakdown(a: dict[str, Any]) -> dict[str, Any]:
     lap("import + open chroma")
     from index.embeddings import embed_query
 
-    embed_query("load", engine.settings.embed_batch_size)
-    lap("import torch + load model")
+    embed_query("load", engine.settings.embed_batch_size, engine.settings.embed_backend)
+    lap(f"load the encoder ({engine.settings.embed_backend})")
     engine.ask(a["question"])
     lap("first ask")
     engine.close()
@@ -297,8 +320,9 @@ def retrieval_scale(a: dict[str, Any]) -> dict[str, Any]:
     collection = store.collection
     top_k = engine.settings.top_k
     n = max(4 * top_k, 20)
-    embed_query("warm up")
-    retrieve(store, "warm up the caches", top_k)
+    backend = engine.settings.embed_backend
+    embed_query("warm up", backend=backend)
+    retrieve(store, "warm up the caches", top_k, backend=backend)
     t_bare: list[float] = []
     t_ret: list[float] = []
     t_bm25: list[float] = []
@@ -307,9 +331,9 @@ def retrieval_scale(a: dict[str, Any]) -> dict[str, Any]:
         for which in (0, 1) if len(t_bare) % 2 else (1, 0):  # alternate who goes first
             t = time.perf_counter()
             if which:
-                collection.query(query_embeddings=[embed_query(q)], n_results=n)
+                collection.query(query_embeddings=[embed_query(q, backend=backend)], n_results=n)
             else:
-                retrieve(store, q, top_k)
+                retrieve(store, q, top_k, backend=backend)
             (t_bare if which else t_ret).append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         store.bm25_search(q, n)
@@ -329,6 +353,7 @@ def retrieval_scale(a: dict[str, Any]) -> dict[str, Any]:
 
 STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "raw_encode": raw_encode,
+    "encoder_encode": encoder_encode,
     "ingest": ingest,
     "query": query,
     "cold_breakdown": cold_breakdown,

@@ -4,7 +4,14 @@ Reads no settings: every value arrives as a parameter, so each piece is testable
 """
 
 from index.chunking import Chunk, chunk_document, doc_id_for
-from index.embeddings import DIMENSION, MODEL_NAME, embed_query, embed_texts, get_embed_model
+from index.embeddings import (
+    DIMENSION,
+    MODEL_NAME,
+    Backend,
+    embed_query,
+    embed_texts,
+    get_embed_model,
+)
 from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
 from index.loaders import LOADER_VERSION, SUPPORTED, LoadedDocument, LoadError, PageSpan, load
 from index.store import (
@@ -21,6 +28,7 @@ __all__ = [
     "LOADER_VERSION",
     "MODEL_NAME",
     "SUPPORTED",
+    "Backend",
     "Chunk",
     "ChunkRecord",
     "DocumentInfo",

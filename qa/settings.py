@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=200, ge=32, le=2048)
     chunk_overlap: int = Field(default=30, ge=0)
     embed_batch_size: int = Field(default=64, ge=1)
+    # "onnx": ONNX Runtime over a local export of the same fp32 weights (fast to load);
+    # "torch": transformers. Same vectors (cosine > 0.9999), so the index is shared.
+    embed_backend: Literal["onnx", "torch"] = "onnx"
 
     max_file_mb: float = 50.0
     max_upload_mb: float = 50.0
