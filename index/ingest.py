@@ -27,7 +27,9 @@ from index.store import Store
 log = logging.getLogger(__name__)
 
 Status = Literal["added", "updated", "unchanged", "duplicate", "removed", "skipped", "failed"]
-Progress = Callable[[int, int, str], None]  # (files done, files total, current file)
+# (bytes done, bytes total, current file). Bytes, not files, so one big file moves the bar
+# while its chunks are embedded (the slow part), not only when it is finished.
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -187,7 +189,7 @@ def ingest(
         orphans, dropped = store.repair()
         report.repaired = orphans + dropped
         known = {d.path: d for d in store.documents()}
-        total = len(files)
+        meter = _Meter(progress, {f: _size(f) for f in files})
 
         shas: dict[str, str] = {}  # content seen in this run, to catch twins within it
 
@@ -197,10 +199,9 @@ def ingest(
         batch: list[_Parsed] = []
         pending = 0
         with ThreadPoolExecutor(max_workers=1) as pool:
-            for done, parsed in enumerate(pool.map(parse, files), start=1):
-                if progress:
-                    progress(done, total, parsed.path.name)
+            for parsed in pool.map(parse, files):
                 if parsed.doc is None:
+                    meter.finished([parsed.path])
                     stale = known.get(str(parsed.path))
                     if parsed.status == "duplicate" and stale is not None:
                         store.remove_document(stale.doc_id)  # its old text is no longer there
@@ -209,9 +210,9 @@ def ingest(
                 batch.append(parsed)
                 pending += len(parsed.chunks)
                 if pending >= options.embed_batch_size * 4:
-                    _flush(store, batch, options, report)
+                    _flush(store, batch, options, report, meter)
                     batch, pending = [], 0
-            _flush(store, batch, options, report)
+            _flush(store, batch, options, report, meter)
         seen = {str(f) for f in files}
         for path, info in known.items():
             gone = not Path(path).exists()
@@ -278,13 +279,50 @@ def _twin(store: Store, path: Path, sha: str, shas: dict[str, str]) -> str | Non
         return None
 
 
+class _Meter:
+    """Progress in bytes of input: a file counts when it is written (or skipped), and the
+    files being embedded count in proportion to the chunks embedded so far."""
+
+    def __init__(self, progress: Progress | None, sizes: dict[Path, int]) -> None:
+        self.progress, self.sizes = progress, sizes
+        self.total, self.done = sum(sizes.values()), 0
+
+    def finished(self, paths: list[Path]) -> None:
+        self.done += sum(self.sizes.get(p, 0) for p in paths)
+        self._tell(self.done, paths[-1].name)
+
+    def embedding(self, paths: list[Path], share: float) -> None:
+        part = sum(self.sizes.get(p, 0) for p in paths)
+        self._tell(self.done + int(part * share), paths[-1].name)
+
+    def _tell(self, done: int, name: str) -> None:
+        if self.progress:
+            self.progress(min(done, self.total), self.total, name)
+
+
+def _size(path: Path) -> int:
+    try:
+        return max(1, path.stat().st_size)
+    except OSError:
+        return 1
+
+
 def _flush(
-    store: Store, batch: list[_Parsed], options: IngestOptions, report: IngestReport
+    store: Store,
+    batch: list[_Parsed],
+    options: IngestOptions,
+    report: IngestReport,
+    meter: _Meter,
 ) -> None:
     if not batch:
         return
     texts = [embed_text(c, p.doc.title) for p in batch if p.doc for c in p.chunks]
-    vectors = embed_texts(texts, options.embed_batch_size, options.embed_backend)
+    paths = [p.path for p in batch]
+    step = options.embed_batch_size * 4  # big enough to keep batches full, small enough to move
+    vectors: list[list[float]] = []
+    for s in range(0, len(texts), step):
+        meter.embedding(paths, s / len(texts))
+        vectors += embed_texts(texts[s : s + step], options.embed_batch_size, options.embed_backend)
     rows = []
     i = 0
     for p in batch:
@@ -293,6 +331,7 @@ def _flush(
         rows.append((p.doc_id, p.doc, p.chunks, vectors[i : i + n]))
         i += n
     store.replace_documents(rows)
+    meter.finished(paths)
     for p in batch:
         assert p.doc is not None
         report.record(

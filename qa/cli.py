@@ -100,7 +100,9 @@ def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
             bars.append(
                 tqdm(
                     total=total,
-                    unit="file",
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
                     disable=as_json or None,
                     file=sys.stderr,
                     dynamic_ncols=True,

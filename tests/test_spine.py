@@ -182,3 +182,23 @@ def test_concurrent_first_requests_on_a_fresh_engine(corpus_engine: Engine) -> N
         results = list(pool.map(lambda _: engine.retrieve("Caro Quintero", 3), range(4)))
     assert all(len(r) == 3 for r in results)
     engine.close()
+
+
+def test_progress_moves_while_one_big_file_is_embedded(make_engine, tmp_path: Path) -> None:
+    """Progress counts bytes, and the chunks of a file being embedded count as they go: a
+    single big document must not sit at 0 % until it is done."""
+    big = tmp_path / "docs" / "big.txt"
+    big.parent.mkdir()
+    text = "\n\n".join(f.read_text(encoding="utf-8") for f in sorted(CORPUS.glob("*.txt")))
+    big.write_text("\n\n".join(f"Part {i}. {text}" for i in range(2)), encoding="utf-8")
+    small = big.with_name("small.txt")
+    small.write_text("A short note about the extradition of 29 people.", encoding="utf-8")
+    seen: list[tuple[int, int, str]] = []
+    engine = make_engine(embed_batch_size=2)  # steps of 8 chunks
+    report = engine.ingest([big.parent], progress=lambda *a: seen.append(a))
+    assert report.chunks > 24
+    total = big.stat().st_size + small.stat().st_size
+    assert {t for _, t, _ in seen} == {total}
+    done = [d for d, _, _ in seen]
+    assert done == sorted(done) and done[-1] == total
+    assert len({d for d, _, n in seen if n == "big.txt" and 0 < d < total}) >= 3

@@ -44,10 +44,7 @@ class Library:
         progress(0, desc=f"{what} {len(paths)} file(s)…")
 
         def step(done: int, total: int, name: str) -> None:
-            if done < total:
-                progress((done, total), desc=f"{what} {name}", unit="files")
-            else:
-                progress(0.99, desc="Embedding chunks…")
+            progress(done / max(total, 1), desc=f"{what} {name}")
 
         return self.engine.ingest(paths, progress=step)
 
