@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.server import ChromaServer, chroma_server, free_port
 from qa import Engine, StoreUnavailableError
 
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -22,57 +20,10 @@ HOST = "127.0.0.1"
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="no chroma CLI in this venv")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A `chroma run` subprocess that can be stopped and started again on the same port."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.port = path, _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-        self.proc = subprocess.Popen(
-            [CHROMA, "run", "--path", str(self.path), "--host", HOST, "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        deadline = time.monotonic() + 60
-        url = f"http://{HOST}:{self.port}/api/v2/heartbeat"
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"chroma server did not start on port {self.port}")
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path / "chroma-server")
-    s.start()
-    yield s
-    s.stop()
+def server(tmp_path: Path) -> Iterator[ChromaServer]:
+    with chroma_server(tmp_path / "chroma-server") as s:
+        yield s
 
 
 def _check_citations(engine: Engine, answer: object) -> None:
@@ -80,7 +31,7 @@ def _check_citations(engine: Engine, answer: object) -> None:
         assert engine.document_text(c.path)[c.start : c.end] == c.quote
 
 
-def test_ingest_ask_remove_status_on_a_server(server: Server, make_engine, corpus_copy: Path):
+def test_ingest_ask_remove_status_on_a_server(server: ChromaServer, make_engine, corpus_copy: Path):
     engine = make_engine(chroma_host=HOST, chroma_port=server.port)
     report = engine.ingest([corpus_copy])
     files = sorted(corpus_copy.glob("*.txt"))
@@ -119,7 +70,7 @@ def test_ingest_ask_remove_status_on_a_server(server: Server, make_engine, corpu
 
 
 def test_server_down_is_one_clear_error_and_the_engine_recovers(
-    server: Server, make_engine, corpus_copy: Path
+    server: ChromaServer, make_engine, corpus_copy: Path
 ):
     engine = make_engine(chroma_host=HOST, chroma_port=server.port)
     one_file = sorted(corpus_copy.glob("*.txt"))[0]  # one file keeps the test quick
@@ -145,7 +96,7 @@ def test_server_that_never_ran_is_a_clear_cli_error(tmp_path: Path, corpus_copy:
         **os.environ,
         "QA_DATA_DIR": str(tmp_path / "data"),
         "QA_CHROMA_HOST": HOST,
-        "QA_CHROMA_PORT": str(_free_port()),
+        "QA_CHROMA_PORT": str(free_port()),
     }
     qa = Path(sys.executable).with_name("qa")
     out = subprocess.run([qa, "ingest", corpus_copy], env=env, capture_output=True, text=True)
