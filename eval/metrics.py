@@ -172,9 +172,10 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
             scores[f"hit@{k}"] = hit_at_k(retrieved, gold_sources, k)
         scores["rr"] = reciprocal_rank(retrieved, gold_sources)
         text, answers = row.get("answer", ""), row["answers"]
-        scores["correct"] = answered and contains_answer(text, answers)
-        scores["exact_match"] = exact_match(text, answers) if answered else 0.0
-        scores["f1"] = f1(text, answers) if answered else 0.0
+        if answers:  # rows with sources only are judged by retrieval and citations
+            scores["correct"] = answered and contains_answer(text, answers)
+            scores["exact_match"] = exact_match(text, answers) if answered else 0.0
+            scores["f1"] = f1(text, answers) if answered else 0.0
     scores["refused_correctly"] = None if answerable else not answered
     scores["citations"] = len(citations)
     scores["citations_valid"] = sum(bool(c.get("valid")) for c in citations)
@@ -196,7 +197,7 @@ def failure_kind(row: Mapping[str, Any], scores: Mapping[str, Any]) -> str | Non
         return "retrieval miss"
     if not row["answered"]:
         return "false refusal"
-    return None if scores["correct"] else "wrong sentence"
+    return "wrong sentence" if scores["correct"] is False else None
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

@@ -51,6 +51,13 @@ def test_jsonl_rows_load_as_gold_items_with_bare_file_names(tmp_path: Path) -> N
     assert [item.answerable for item in items] == [True, False]
 
 
+def test_a_row_with_sources_but_no_answer_strings_loads(tmp_path: Path) -> None:
+    """The 10-Q devset judges some long answers only by their source document."""
+    row = ROW | {"id": "q3", "answers": [], "type": "long"}
+    (item,) = load_gold(write_lines(tmp_path / "gold.jsonl", row))
+    assert (item.answers, item.sources, item.answerable) == ((), ("a.txt",), True)
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -61,7 +68,7 @@ def test_jsonl_rows_load_as_gold_items_with_bare_file_names(tmp_path: Path) -> N
         (ROW | {"id": "q2", "answers": "29"}, "line 2: 'answers' must be a list"),
         (ROW | {"id": "q2", "answers": [""]}, "line 2: 'answers' must be a list of non-empty"),
         (ROW | {"id": "q2", "question": " "}, "line 2: 'question' must be a non-empty string"),
-        (ROW | {"id": "q2", "answers": []}, "line 2: no answers"),
+        (ROW | {"id": "q2", "answers": [], "sources": []}, "line 2: no answers and no sources"),
         (NO_ANSWER | {"answers": ["x"]}, "line 2: an unanswerable question has no answers"),
         (ROW, "gold.jsonl: duplicate id 'q1'"),
     ],

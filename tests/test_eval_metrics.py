@@ -174,6 +174,23 @@ def test_summarize_with_no_citations_leaves_citation_metrics_unmeasured() -> Non
     assert metrics["answer_accuracy"] == 1.0
 
 
+def test_a_row_without_answer_strings_counts_for_retrieval_and_citations_only() -> None:
+    judged_by_source = row(
+        "long",
+        answers=[],
+        answer="Net sales fell 3 % [1].",
+        answered=True,
+        retrieved=["a.txt"],
+        citations=[{"source": "b.txt", "valid": True}],
+    )
+    scores = score_row(judged_by_source)
+    assert scores["correct"] is scores["f1"] is None and scores["hit@1"] == 1.0
+    assert failure_kind(judged_by_source, scores) is None
+    metrics = summarize([CORRECT, judged_by_source])
+    assert metrics["answer_accuracy"] == 1.0  # over the one row that has answer strings
+    assert metrics["citation_precision"] == 0.5 and metrics["false_refusal_rate"] == 0.0
+
+
 def test_summarize_without_unanswerable_questions_has_no_refusal_accuracy() -> None:
     metrics = summarize([CORRECT, FALSE_REFUSAL])
     assert metrics["refusal_accuracy"] is None
