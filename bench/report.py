@@ -185,6 +185,16 @@ def targets(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _backend(results: dict[str, Any]) -> str:
+    found = {
+        r[m]["ingest"].get("backend", "torch")
+        for r in results.get("sizes", {}).values()
+        for m in MODES
+        if r.get(m)
+    }
+    return " / ".join(sorted(found)) or "?"
+
+
 def section(results: dict[str, Any]) -> str:
     m = results.get("machine", {})
     sizes = sorted(results.get("sizes", {}).values(), key=lambda r: r["size"])
@@ -195,13 +205,16 @@ def section(results: dict[str, Any]) -> str:
             "## Benchmarks",
             "",
             f"`make bench` on {m.get('cores', '?')} CPU cores ({m.get('cpu', '?')}), "
-            f"torch {m.get('torch', '?')} CPU; sizes run: {ran}. "
-            "Figures are ratios against references measured in the same run: *limit* is raw "
-            "`SentenceTransformer.encode` of the same chunk texts at its best batch size, *bare* "
-            "is one query embedding plus one Chroma query, *textbook* is SimpleDirectoryReader "
-            "→ SentenceSplitter → `VectorStoreIndex.from_documents` over ChromaVectorStore. "
-            "`BENCH_SIZES=1000,10000 make bench` adds sizes (50000 takes about an hour per "
-            "store mode); results merge into `bench/results.json`.",
+            f"torch {m.get('torch', '?')} CPU, encoder backend {_backend(results)}; sizes run: "
+            f"{ran}. Figures are ratios against references measured in the same run: *limit* "
+            "is raw `SentenceTransformer.encode` of the same chunk texts at its best batch size "
+            "(the issue's physical limit; our ONNX encoder goes past it), *our encoder alone* "
+            "is `index.embeddings` over the same texts, *bare* is one query embedding plus one "
+            "Chroma query, *textbook* is SimpleDirectoryReader → SentenceSplitter → "
+            "`VectorStoreIndex.from_documents` over ChromaVectorStore. "
+            "`BENCH_SIZES=1000,10000 make bench` adds sizes (50000 takes about 25 minutes per "
+            "store mode); `QA_EMBED_BACKEND=torch make bench` measures the torch backend; "
+            "results merge into `bench/results.json`.",
             "",
             table(results),
             "",

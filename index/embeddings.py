@@ -247,10 +247,14 @@ def export_onnx(path: str, dest: Path) -> Path:
 def _make(backend: Backend) -> Encoder:
     path = model_path()
     if backend == "onnx":
-        target = onnx_file(path)
         try:
-            if not target.exists():
-                export_onnx(path, target)
+            target = onnx_file(path)
+            if target.exists():
+                try:
+                    return OnnxEncoder(path, target)
+                except Exception as e:
+                    log.warning("cached ONNX export %s is unreadable (%s); remaking it", target, e)
+            export_onnx(path, target)
             return OnnxEncoder(path, target)
         except Exception as e:  # no onnx package, read-only cache, a failed check
             log.warning("ONNX encoder unavailable (%s: %s); using torch", type(e).__name__, e)

@@ -59,6 +59,17 @@ def test_export_is_made_once_into_the_cache(
     assert target.stat().st_mtime_ns == made
 
 
+def test_a_damaged_export_in_the_cache_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    target = embeddings.onnx_file(embeddings.model_path())
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"\x00half a file")
+    encoder = embeddings._make("onnx")
+    assert isinstance(encoder, embeddings.OnnxEncoder) and target.stat().st_size > 1_000_000
+
+
 def test_without_a_usable_cache_the_onnx_backend_falls_back_to_torch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
