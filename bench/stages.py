@@ -105,14 +105,16 @@ def encoder_encode(a: dict[str, Any]) -> dict[str, Any]:
     from index.embeddings import get_encoder
     from qa import Settings
 
+    settings = Settings()
     texts = chunk_texts(a["docs"], a.get("limit"))
-    encoder = get_encoder(Settings().embed_backend)
+    encoder = get_encoder(settings.embed_backend)
     encoder.encode(texts[:8])
     t, c = time.perf_counter(), cpu_s()
-    encoder.encode(texts, a.get("batch_size", 64))
+    encoder.encode(texts, settings.embed_batch_size)
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     return {
         "backend": encoder.backend,
+        "batch_size": settings.embed_batch_size,
         "chunks": len(texts),
         "seconds": secs,
         "cpu_s": cpu,
