@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -105,3 +106,29 @@ def test_server_that_never_ran_is_a_clear_cli_error(tmp_path: Path, corpus_copy:
     assert len(lines) == 1 and env["QA_CHROMA_PORT"] in lines[0], out.stderr
     assert "Traceback" not in out.stderr
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+@pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # its pandas ETA stats
+def test_the_ui_runs_on_a_server(server: ChromaServer, tmp_path: Path, corpus_copy: Path):
+    """Upload, ask, delete through the real Gradio app, vectors on the Chroma server."""
+    from gradio_client import Client, handle_file
+
+    from tests.test_ui import serve, stop
+
+    served = serve(tmp_path / "ui-data", [], chroma_host=HOST, chroma_port=server.port)
+    try:
+        client = Client(served.url, verbose=False)
+        doc = sorted(corpus_copy.glob("*.txt"))[0]
+        client.predict([handle_file(doc)], api_name="/upload")
+        assert served.engine.status()["store"] == "server"
+        assert served.engine.store.count_vectors() == served.engine.status()["chunks"] > 0
+        question = "How many alleged drug traffickers did Mexico extradite?"
+        out = json.loads(client.predict(question, api_name="/ask"))
+        assert out["answered"] and out["citations"]
+        for c in out["citations"]:
+            assert served.engine.document_text(c["path"])[c["start"] : c["end"]] == c["quote"]
+        stored = served.engine.settings.data_dir / "uploads" / doc.name
+        client.predict(str(stored), api_name="/delete")
+        assert served.engine.store.count_vectors() == 0
+    finally:
+        stop(served)
