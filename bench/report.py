@@ -65,7 +65,7 @@ def table(results: dict[str, Any]) -> str:
         enc = r.get("encoder")
         ours = (
             f"{enc['backend']} {_f(enc['chunks_per_s'], 1)} "
-            f"({_x(enc['chunks_per_s'], lim['chunks_per_s'])})"
+            f"({_x(enc['chunks_per_s'], lim['chunks_per_s'])}){'¹' if enc.get('note') else ''}"
             if enc
             else "–"
         )
@@ -75,6 +75,8 @@ def table(results: dict[str, Any]) -> str:
             f"| {_f(li['chunks_per_s'], 1)} | {_x(li['chunks_per_s'], lim['chunks_per_s'])} "
             f"| {_f(li['peak_rss_mb'])} MB |"
         )
+    notes = {r["encoder"]["note"] for r in sizes if r.get("encoder", {}).get("note")}
+    lines += [f"\n¹ {n}, {sizes[-1]['encoder'].get('ran_at', '')}." for n in sorted(notes)]
     loads = [
         s.get("load_avg")
         for r in sizes
