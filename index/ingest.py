@@ -26,7 +26,7 @@ from index.store import Store
 
 log = logging.getLogger(__name__)
 
-FLUSH_CHUNKS = 256  # chunks written to Chroma and SQLite per transaction
+WRITE_BATCHES = 32  # encoder batches per write: 256 chunks per Chroma + SQLite transaction
 PROGRESS_CHUNKS = 64  # chunks embedded between progress reports
 Status = Literal["added", "updated", "unchanged", "duplicate", "removed", "skipped", "failed"]
 # (bytes done, bytes total, current file). Bytes, not files, so one big file moves the bar
@@ -211,7 +211,7 @@ def ingest(
                     continue
                 batch.append(parsed)
                 pending += len(parsed.chunks)
-                if pending >= FLUSH_CHUNKS:
+                if pending >= options.embed_batch_size * WRITE_BATCHES:
                     _flush(store, batch, options, report, meter)
                     batch, pending = [], 0
             _flush(store, batch, options, report, meter)

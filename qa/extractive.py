@@ -172,9 +172,16 @@ def answer_kind(question: str) -> str:
 _WH_HEAD = re.compile(r"\b(?:how (?:many|much)|which|what)\s+((?:[\w’'\-]+\s+){0,3})", re.I)
 # Heads that name the answer's type, not its topic: "what date", "which city" are answered
 # by a date or a city name, and the evidence need not contain the word itself.
-_GENERIC_TEXT = """date year day month time decade century number amount percentag percent total
-figur citi countri state place town region area person name kind type part one"""
-_GENERIC = frozenset(_GENERIC_TEXT.split())
+_GENERIC_TEXT = """date year day month time decade century number amount percentage percent total
+figure city country state place town region area person name kind type part one"""
+
+
+@lru_cache(maxsize=1)
+def _generic() -> frozenset[str]:
+    """Head nouns too general to demand in the evidence, as stems (so any stemmer fits)."""
+    return frozenset(terms(_GENERIC_TEXT))
+
+
 _AFTER_HEAD = frozenset(
     [
         "is",
@@ -212,7 +219,7 @@ def focus_term(question: str) -> str | None:
     if len(words) == 1 and words[0].lower().endswith("ed"):
         return None  # "what happened", "which passed": a verb, not a head noun
     found = terms(" ".join(words))
-    if not found or found[-1] in _GENERIC:
+    if not found or found[-1] in _generic():
         return None
     return found[-1]
 

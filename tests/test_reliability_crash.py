@@ -524,7 +524,7 @@ def test_kill_9_of_a_real_qa_ingest_process_mid_write(worker: Worker, tmp_path: 
     write_corpus(folder, 30, random.Random(9))
     data = tmp_path / "data"
     data.mkdir()
-    env = qa_env(data) | {"QA_EMBED_BATCH_SIZE": "2"}
+    env = qa_env(data) | {"QA_EMBED_BATCH_SIZE": "1"}  # a write every 32 chunks
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "qa"), "ingest", "--json", str(folder)],
         stdout=subprocess.DEVNULL,

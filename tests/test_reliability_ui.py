@@ -12,7 +12,6 @@ import json
 import os
 import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,12 +47,18 @@ def test_20_concurrent_asks_while_an_ingest_runs(tmp_path: Path) -> None:
 
         more = tmp_path / "more"
         write_corpus(more, 80, random.Random(20))  # unrelated documents, some several chunks
-        ingest_done = threading.Event()
+        ingest_done, paused, resume = threading.Event(), threading.Event(), threading.Event()
         ingest_error: list[BaseException] = []
+
+        def hold(done: int, total: int, _name: str) -> None:
+            """Pause the ingest half-way (writer lock held), however fast the machine is."""
+            if 0 < done < total and not resume.is_set():
+                paused.set()
+                resume.wait(300)
 
         def ingest() -> None:
             try:
-                engine.ingest([more])
+                engine.ingest([more], progress=hold)
             except BaseException as e:  # surfaced in the assertions below
                 ingest_error.append(e)
             finally:
@@ -66,9 +71,10 @@ def test_20_concurrent_asks_while_an_ingest_runs(tmp_path: Path) -> None:
 
         writer = threading.Thread(target=ingest)
         writer.start()
-        time.sleep(0.5)  # the ingest holds the lock and is writing
+        assert paused.wait(300), "the ingest never reported progress"
         with ThreadPoolExecutor(max_workers=20) as pool:
             results = list(pool.map(ask, range(20)))
+        resume.set()
         writer.join(timeout=600)
         assert not ingest_error, ingest_error
         during = sum(d for _, d in results)
