@@ -99,6 +99,15 @@ def encrypted_pdf(text: str, user_password: str) -> bytes:
     return buf.getvalue()
 
 
+def write_docs(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A docs/ folder holding these files (name -> text)."""
+    d = tmp_path / "docs"
+    d.mkdir()
+    for name, text in files.items():
+        (d / name).write_text(text)
+    return d
+
+
 def build_zoo(d: Path) -> None:
     for name, text in GOOD.items():
         (d / name).parent.mkdir(parents=True, exist_ok=True)
@@ -326,11 +335,14 @@ def test_unreadable_files_and_folders_are_reported(make_engine, tmp_path: Path) 
 def test_a_file_rewritten_between_hash_and_read_is_read_again(
     make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
+    d = write_docs(
+        tmp_path,
+        {
+            "moving.txt": "First version: the bridge opened in May.\n",
+            "still.txt": "A file that stays still: the mill turns slowly.\n",
+        },
+    )
     target = d / "moving.txt"
-    target.write_text("First version: the bridge opened in May.\n")
-    (d / "still.txt").write_text("A file that stays still: the mill turns slowly.\n")
     real = ingest_module._sha256
     rewrites = iter(["Second version: the bridge opened in June, after the floods.\n"])
 
@@ -353,11 +365,14 @@ def test_a_file_rewritten_between_hash_and_read_is_read_again(
 def test_a_file_that_keeps_changing_is_reported_and_picked_up_later(
     make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
+    d = write_docs(
+        tmp_path,
+        {
+            "log.txt": "entry 0: the station logged rain.\n",
+            "calm.txt": "The calm file: herons nest by the weir.\n",
+        },
+    )
     target = d / "log.txt"
-    target.write_text("entry 0: the station logged rain.\n")
-    (d / "calm.txt").write_text("The calm file: herons nest by the weir.\n")
     real = ingest_module.load
     count = iter(range(1, 1000))
 
@@ -379,10 +394,10 @@ def test_a_file_that_keeps_changing_is_reported_and_picked_up_later(
 
 
 def test_a_file_rewritten_by_another_thread_during_ingest(make_engine, tmp_path: Path) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
-    for i in range(30):
-        (d / f"doc{i:02d}.txt").write_text(f"Document {i} tells of harbour number {i * 7}.\n")
+    d = write_docs(
+        tmp_path,
+        {f"doc{i:02d}.txt": f"Document {i} tells of harbour number {i * 7}.\n" for i in range(30)},
+    )
     versions = [
         "Version A of the changing file: the tram line closed in 1956.\n",
         "Version B of the changing file, a little longer: the tram line reopened in 2011.\n",
@@ -419,10 +434,13 @@ def test_a_file_rewritten_by_another_thread_during_ingest(make_engine, tmp_path:
 def test_a_file_deleted_during_ingest_is_reported_and_dropped(
     make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
-    (d / "keep.txt").write_text("Kept: the orchard has forty pear trees.\n")
-    (d / "vanish.txt").write_text("Vanishing: the pier was painted blue.\n")
+    d = write_docs(
+        tmp_path,
+        {
+            "keep.txt": "Kept: the orchard has forty pear trees.\n",
+            "vanish.txt": "Vanishing: the pier was painted blue.\n",
+        },
+    )
     engine = make_engine()
     assert engine.ingest([d]).added == 2
     (d / "vanish.txt").write_text("Vanishing, edited: the pier was painted green.\n")
@@ -442,11 +460,8 @@ def test_a_file_deleted_during_ingest_is_reported_and_dropped(
 
 # ---- the same content under two names --------------------------------------------------------
 def test_twins_are_indexed_once_and_survive_the_original_going(make_engine, tmp_path: Path) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
     text = "The only copy of this sentence says the kiln fires at dusk.\n"
-    (d / "a.txt").write_text(text)
-    (d / "b.txt").write_text(text)
+    d = write_docs(tmp_path, {"a.txt": text, "b.txt": text})
     engine = make_engine()
     first = engine.ingest([d])
     assert first.added == 1
@@ -465,10 +480,13 @@ def test_twins_are_indexed_once_and_survive_the_original_going(make_engine, tmp_
 
 
 def test_a_file_edited_into_a_twin_loses_its_old_text(make_engine, tmp_path: Path) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
-    (d / "a.txt").write_text("Original a: the lantern is brass.\n")
-    (d / "b.txt").write_text("Original b: the signal flag is yellow.\n")
+    d = write_docs(
+        tmp_path,
+        {
+            "a.txt": "Original a: the lantern is brass.\n",
+            "b.txt": "Original b: the signal flag is yellow.\n",
+        },
+    )
     engine = make_engine()
     assert engine.ingest([d]).added == 2
     (d / "b.txt").write_text((d / "a.txt").read_text())
@@ -489,10 +507,13 @@ def run_qa(*args: str, data_dir: Path, timeout: float = 180) -> subprocess.Compl
 
 
 def test_cli_ingest_prints_the_report_and_exits_1_when_some_failed(tmp_path: Path) -> None:
-    d = tmp_path / "docs"
-    d.mkdir()
-    (d / "good.txt").write_text("The good file says the bell rings twice at noon.\n")
-    (d / "notes.xyz").write_text("unsupported")
+    d = write_docs(
+        tmp_path,
+        {
+            "good.txt": "The good file says the bell rings twice at noon.\n",
+            "notes.xyz": "unsupported",
+        },
+    )
     data = tmp_path / "data"
     data.mkdir()
     ok = run_qa("ingest", "--json", str(d), data_dir=data)
