@@ -5,6 +5,7 @@ Reads no settings: every value arrives as a parameter, so each piece is testable
 
 from index.chunking import Chunk, chunk_document, doc_id_for
 from index.embeddings import (
+    BATCH_SIZE,
     DIMENSION,
     MODEL_NAME,
     Backend,
@@ -24,6 +25,7 @@ from index.store import (
 )
 
 __all__ = [
+    "BATCH_SIZE",
     "DIMENSION",
     "LOADER_VERSION",
     "MODEL_NAME",

@@ -228,6 +228,10 @@ class Engine:
         yield from _words(answer.text)
         yield answer
 
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of sentences, with this engine's encoder (scoring and citing answers)."""
+        return index.embed_texts(texts, self.settings.embed_batch_size, self.settings.embed_backend)
+
     def extract(self, question: str, passages: list[Passage], *, search_query: str = "") -> Answer:
         """The offline answer from already retrieved passages (also the LLM fallback)."""
         t0 = time.perf_counter()
@@ -244,12 +248,11 @@ class Engine:
                 return None
             return next((p.page for p in found[1] if p.start <= offset < p.end), None)
 
-        bs, backend = self.settings.embed_batch_size, self.settings.embed_backend
         with translated():
             result = extractive.answer(
                 question,
                 passages,
-                lambda texts: index.embed_texts(texts, bs, backend),
+                self._embed,
                 lambda path: (doc(path) or (None,))[0],
                 page_of=page_of,
             )

@@ -140,14 +140,8 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
 
 
 def _citer(run: _Run, passages: list[Passage]) -> Citer:
-    from index import embed_texts
-
-    s = run.engine.settings
     return Citer(
-        passages,
-        run.search,
-        document=run.engine.store.document_text,
-        embed=lambda texts: embed_texts(texts, s.embed_batch_size, s.embed_backend),
+        passages, run.search, document=run.engine.store.document_text, embed=run.engine._embed
     )
 
 

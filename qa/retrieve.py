@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-from index import Backend, Store, embed_query
+from index import BATCH_SIZE, Backend, Store, embed_query
 from qa.types import Passage
 
 RRF_K = 60
@@ -27,7 +27,7 @@ def retrieve(
     query: str,
     top_k: int,
     *,
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     backend: Backend = "onnx",
     candidates: int | None = None,
 ) -> list[Passage]:

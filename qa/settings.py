@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.embeddings import BATCH_SIZE
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     chunk_size: int = Field(default=200, ge=32, le=2048)
     chunk_overlap: int = Field(default=30, ge=0)
-    embed_batch_size: int = Field(default=8, ge=1)  # see index.embeddings.BATCH_SIZE
+    embed_batch_size: int = Field(default=BATCH_SIZE, ge=1)
     # "onnx": ONNX Runtime over a local export of the same fp32 weights (fast to load);
     # "torch": transformers. Same vectors (cosine > 0.9999), so the index is shared.
     embed_backend: Literal["onnx", "torch"] = "onnx"
