@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
-from index.embeddings import BATCH_SIZE, Backend, embed_texts
+from index.embeddings import Backend, Precision, embed_texts
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
+from index.tuning import Auto, EncoderChoice, choose_encoder
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCHES = 32  # encoder batches per write: 256 chunks per Chroma + SQLite transaction
+WRITE_BATCHES = 32  # encoder batches per write (at most WRITE_CHUNKS per Chroma + SQLite commit)
+WRITE_CHUNKS = 256
 PROGRESS_CHUNKS = 64  # chunks embedded between progress reports
 Status = Literal["added", "updated", "unchanged", "duplicate", "removed", "skipped", "failed"]
 # (bytes done, bytes total, current file). Bytes, not files, so one big file moves the bar
@@ -55,6 +57,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     files: list[FileReport] = field(default_factory=list)
     repaired: int = 0
+    encoder: dict[str, Any] | None = None  # the runtime, precision and batch size that embedded
 
     def record(self, report: FileReport) -> None:
         self.files.append(report)
@@ -77,9 +80,15 @@ class IngestReport:
 class IngestOptions:
     chunk_size: int
     chunk_overlap: int
-    embed_batch_size: int = BATCH_SIZE
-    embed_backend: Backend = "onnx"
+    embed_batch_size: int | None = None  # None, "auto": timed on this machine (index.tuning)
+    embed_backend: Backend | Auto = "auto"
+    embed_precision: Precision | Auto = "auto"
     max_file_bytes: int | None = None
+
+    def encoder(self) -> EncoderChoice:
+        choice = choose_encoder(self.embed_backend, self.embed_precision, self.embed_batch_size)
+        assert choice is not None  # measure=True always chooses
+        return choice
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[FileReport]]:
@@ -200,6 +209,7 @@ def ingest(
 
         batch: list[_Parsed] = []
         pending = 0
+        encoder: list[EncoderChoice] = []  # chosen at the first chunk: a no-op run times nothing
         with ThreadPoolExecutor(max_workers=1) as pool:
             for parsed in pool.map(parse, files):
                 if parsed.doc is None:
@@ -211,10 +221,14 @@ def ingest(
                     continue
                 batch.append(parsed)
                 pending += len(parsed.chunks)
-                if pending >= options.embed_batch_size * WRITE_BATCHES:
-                    _flush(store, batch, options, report, meter)
+                if not encoder:
+                    encoder.append(options.encoder())
+                    report.encoder = encoder[0].to_dict()
+                if pending >= min(WRITE_CHUNKS, encoder[0].batch_size * WRITE_BATCHES):
+                    _flush(store, batch, encoder[0], report, meter)
                     batch, pending = [], 0
-            _flush(store, batch, options, report, meter)
+            if batch:
+                _flush(store, batch, encoder[0], report, meter)
         seen = {str(f) for f in files}
         for path, info in known.items():
             gone = not Path(path).exists()
@@ -312,12 +326,10 @@ def _size(path: Path) -> int:
 def _flush(
     store: Store,
     batch: list[_Parsed],
-    options: IngestOptions,
+    encoder: EncoderChoice,
     report: IngestReport,
     meter: _Meter,
 ) -> None:
-    if not batch:
-        return
     texts = [embed_text(c, p.doc.title) for p in batch if p.doc for c in p.chunks]
     paths = [p.path for p in batch]
     owner = [p.path for p in batch for _ in p.chunks]
@@ -325,7 +337,7 @@ def _flush(
     for s in range(0, len(texts), PROGRESS_CHUNKS):
         meter.embedding(paths, s / len(texts), owner[s])
         part = texts[s : s + PROGRESS_CHUNKS]
-        vectors += embed_texts(part, options.embed_batch_size, options.embed_backend)
+        vectors += embed_texts(part, encoder.batch_size, encoder.backend, encoder.precision)
     rows = []
     i = 0
     for p in batch:
