@@ -2,8 +2,9 @@
 
 Unchanged files (same SHA-256 at the same path) are skipped without being parsed; changed
 files replace their old chunks; files gone from an ingested folder are removed. Parsing
-runs in a thread ahead of the embedder (torch releases the GIL), and chunks from many
-small files are embedded together in large batches, since the model is the bottleneck.
+runs in a thread ahead of the embedder and writes run beside it (the runtimes release the
+GIL), and chunks from many small files are embedded together in large batches, since the
+model is the bottleneck.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -210,7 +211,10 @@ def ingest(
         batch: list[_Parsed] = []
         pending = 0
         encoder: list[EncoderChoice] = []  # chosen at the first chunk: a no-op run times nothing
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # The encoder never waits for a write: batch k is written (Chroma + SQLite, here on
+        # this thread, the store's only user) while batch k+1 is embedded on the other.
+        writing: Future[_Embedded] | None = None
+        with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as embedder:
             for parsed in pool.map(parse, files):
                 if parsed.doc is None:
                     meter.finished([parsed.path])
@@ -225,10 +229,14 @@ def ingest(
                     encoder.append(options.encoder())
                     report.encoder = encoder[0].to_dict()
                 if pending >= min(WRITE_CHUNKS, encoder[0].batch_size * WRITE_BATCHES):
-                    _flush(store, batch, encoder[0], report, meter)
-                    batch, pending = [], 0
+                    ready = embedder.submit(_embed, batch, encoder[0], meter)
+                    _write(store, writing, report, meter)
+                    writing, batch, pending = ready, [], 0
             if batch:
-                _flush(store, batch, encoder[0], report, meter)
+                ready = embedder.submit(_embed, batch, encoder[0], meter)
+                _write(store, writing, report, meter)
+                writing = ready
+            _write(store, writing, report, meter)
         seen = {str(f) for f in files}
         for path, info in known.items():
             gone = not Path(path).exists()
@@ -323,13 +331,13 @@ def _size(path: Path) -> int:
         return 1
 
 
-def _flush(
-    store: Store,
-    batch: list[_Parsed],
-    encoder: EncoderChoice,
-    report: IngestReport,
-    meter: _Meter,
-) -> None:
+@dataclass
+class _Embedded:
+    batch: list[_Parsed]
+    vectors: list[list[float]]
+
+
+def _embed(batch: list[_Parsed], encoder: EncoderChoice, meter: _Meter) -> _Embedded:
     texts = [embed_text(c, p.doc.title) for p in batch if p.doc for c in p.chunks]
     paths = [p.path for p in batch]
     owner = [p.path for p in batch for _ in p.chunks]
@@ -338,16 +346,25 @@ def _flush(
         meter.embedding(paths, s / len(texts), owner[s])
         part = texts[s : s + PROGRESS_CHUNKS]
         vectors += embed_texts(part, encoder.batch_size, encoder.backend, encoder.precision)
+    return _Embedded(batch, vectors)
+
+
+def _write(
+    store: Store, embedded: Future[_Embedded] | None, report: IngestReport, meter: _Meter
+) -> None:
+    if embedded is None:
+        return
+    done = embedded.result()  # re-raises what the encoder raised
     rows = []
     i = 0
-    for p in batch:
+    for p in done.batch:
         assert p.doc is not None
         n = len(p.chunks)
-        rows.append((p.doc_id, p.doc, p.chunks, vectors[i : i + n]))
+        rows.append((p.doc_id, p.doc, p.chunks, done.vectors[i : i + n]))
         i += n
     store.replace_documents(rows)
-    meter.finished(paths)
-    for p in batch:
+    meter.finished([p.path for p in done.batch])
+    for p in done.batch:
         assert p.doc is not None
         report.record(
             FileReport(
