@@ -23,6 +23,7 @@ from index.store import (
     StoreLocked,
     StoreUnavailable,
 )
+from index.tuning import EncoderChoice, EncoderUnavailable, choose_encoder
 
 __all__ = [
     "BATCH_SIZE",
@@ -34,6 +35,8 @@ __all__ = [
     "Chunk",
     "ChunkRecord",
     "DocumentInfo",
+    "EncoderChoice",
+    "EncoderUnavailable",
     "FileReport",
     "IndexMismatch",
     "IngestOptions",
@@ -45,6 +48,7 @@ __all__ = [
     "Store",
     "StoreLocked",
     "StoreUnavailable",
+    "choose_encoder",
     "chunk_document",
     "discover",
     "doc_id_for",
