@@ -189,29 +189,28 @@ def targets(results: dict[str, Any]) -> list[str]:
 
 def encoders_table(results: dict[str, Any]) -> list[str]:
     """Every runtime/precision/batch size on the same texts, against the fp32 limit."""
-    sizes = [r for r in sorted(results.get("sizes", {}).values(), key=lambda r: r["size"])]
-    sizes = [r for r in sizes if r.get("encoders")]
-    if not sizes:
+    runs = sorted(results.get("encoders", {}).values(), key=lambda r: r["size"])
+    if not runs:
         return []
     units = results.get("machine", {}).get("bf16_units") or ["none"]
     lines = [
         "",
-        f"Encoders side by side (CPU bf16 units: {', '.join(units)}; bf16 runs only where the "
-        "CPU has them), chunks/s and the ratio to the raw fp32 sentence-transformers limit of "
-        "the same run; the chosen one is what `qa ingest` used:",
+        f"Encoders side by side (`BENCH_MODES= make bench`; CPU bf16 units: {', '.join(units)}; "
+        "bf16 runs only where the CPU has them): chunks/s and the ratio to the raw fp32 "
+        "sentence-transformers limit of the same run; *chosen* is what `qa ingest` picks here:",
         "",
-        "| chunks | runtime | precision | batch | chunks/s | vs limit (wall · CPU) | chosen |",
-        "|---:|---|---|---:|---:|---:|---|",
+        "| chunks | ran at (load) | runtime | precision | batch | chunks/s | vs limit (wall · CPU) "
+        "| chosen |",
+        "|---:|---|---|---|---:|---:|---:|---|",
     ]
-    for r in sizes:
-        lim = r.get("limit", {})
-        chosen = (r.get("embedded") or r.get("server") or {}).get("ingest", {}).get("encoder")
+    for r in runs:
+        lim, chosen = r["limit"], r.get("chosen", {})
         for e in r["encoders"]:
-            pick = chosen and all(e[k] == chosen[k] for k in ("backend", "precision", "batch_size"))
+            pick = all(e.get(k) == chosen.get(k) for k in ("backend", "precision", "batch_size"))
             lines.append(
-                f"| {r['ref_chunks']:,} | {e['backend']} | {e.get('precision', 'fp32')} | "
-                f"{e['batch_size']} | {_f(e['chunks_per_s'], 1)} | "
-                f"{_x(e['chunks_per_s'], lim.get('chunks_per_s'))} · "
+                f"| {r['ref_chunks']:,} | {r.get('ran_at', '?')} ({_f(e.get('load_avg'), 1)}) | "
+                f"{e['backend']} | {e.get('precision', 'fp32')} | {e['batch_size']} | "
+                f"{_f(e['chunks_per_s'], 1)} | {_x(e['chunks_per_s'], lim.get('chunks_per_s'))} · "
                 f"{_x(e['chunks_per_cpu_s'], lim.get('chunks_per_cpu_s'))} | "
                 f"{'yes' if pick else ''} |"
             )

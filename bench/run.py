@@ -117,11 +117,6 @@ def run_size(size: int, modes: list[str], work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"size": size, "ref_chunks": ref}
     out["limit"] = stage("raw_encode", docs=str(docs), limit=ref)
     out["encoder"] = stage("encoder_encode", docs=str(docs), limit=ref)
-    out["encoders"] = [  # every runtime/precision/batch side by side (issue 16)
-        stage("encoder_encode", docs=str(docs), limit=ref, backend=b, precision=p, batch_size=n)
-        for b, p, n in tuning.CANDIDATES
-        if p == "fp32" or tuning.bf16_units()
-    ]
     li_dir = work / f"llamaindex-{size}"
     shutil.rmtree(li_dir, ignore_errors=True)
     files = max(1, round(ref / CHUNKS_PER_FILE))
@@ -130,6 +125,29 @@ def run_size(size: int, modes: list[str], work: Path) -> dict[str, Any]:
     for mode in modes:
         out[mode] = run_mode(size, mode, docs, work, qs)
     return out
+
+
+def run_encoders(size: int, work: Path) -> dict[str, Any]:
+    """Every runtime/precision/batch size on the same texts, beside the fp32 limit of the same
+    run, and the one ingest chooses on this machine. `BENCH_MODES=` runs only this (minutes)."""
+    docs = work / f"docs-{size}"
+    generate(docs, size)
+    ref = min(size, int(os.environ.get("BENCH_REF_CHUNKS", "2000")))
+    print(f"[{size} chunks, encoders over {ref}]", file=sys.stderr)
+    started = time.time()
+    encoders = [
+        stage("encoder_encode", docs=str(docs), limit=ref, backend=b, precision=p, batch_size=n)
+        for b, p, n in tuning.CANDIDATES
+        if p == "fp32" or tuning.bf16_units()
+    ]
+    return {
+        "size": size,
+        "ref_chunks": ref,
+        "limit": stage("raw_encode", docs=str(docs), limit=ref),
+        "encoders": encoders,
+        "chosen": stage("encoder_encode", docs=str(docs), limit=8),
+        "ran_at": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+    }
 
 
 def run_scale(size: int, work: Path) -> dict[str, Any]:
@@ -170,6 +188,10 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sizes": {}}
     results["machine"] = machine()
     for size in sizes:
+        results.setdefault("encoders", {})[str(size)] = run_encoders(size, work)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        if modes == [""]:
+            continue
         started = time.time()
         r = run_size(size, modes, work)
         r["ran_at"] = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
