@@ -6,19 +6,113 @@ other way round; they register themselves through the `corpus_qa.commands` entry
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
+import os
 import sys
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from qa.errors import InputError, QAError
 
 
+class BadInput(click.UsageError):
+    """A user mistake (exit 2): one line, or one JSON object with --json."""
+
+    def __init__(self, message: str, *, as_json: bool = False) -> None:
+        super().__init__(message)
+        self.as_json = as_json
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        show_error(self, self.as_json)
+
+
+class Failure(click.ClickException):
+    """Something failed that the user may fix or retry (exit 1): one line, or JSON."""
+
+    def __init__(self, message: str, *, as_json: bool = False) -> None:
+        super().__init__(message)
+        self.as_json = as_json
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        show_error(self, self.as_json)
+
+
+def show_error(e: click.ClickException, as_json: bool) -> None:
+    if as_json:
+        error = {"error": e.format_message(), "exit_code": e.exit_code}
+        click.echo(json.dumps(error, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"Error: {e.format_message()}", err=True)
+
+
+def click_error(e: Exception, as_json: bool) -> click.ClickException:
+    """The click exception that reports a QAError, a bad setting or a surprise."""
+    from pydantic import ValidationError
+
+    if isinstance(e, QAError):
+        kind = BadInput if e.exit_code == 2 else Failure
+        return kind(redact(str(e)), as_json=as_json)
+    if isinstance(e, ValidationError):  # a bad QA_* variable; never echo the value itself
+        bad = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        return BadInput(f"bad setting: {bad}", as_json=as_json)
+    logging.getLogger("qa").debug("unexpected error", exc_info=True)
+    message = redact(f"unexpected {type(e).__name__}: {e} (run with -vv for details)")
+    return Failure(message, as_json=as_json)
+
+
+def redact(message: str) -> str:
+    """No secret setting ever reaches an error message, whatever a library put in it."""
+    names = ("OPENAI_API_KEY", "QA_OPENAI_API_KEY", "QA_UI_AUTH")
+    secrets = {os.environ.get(n) for n in names}
+    with contextlib.suppress(Exception):  # the settings themselves may be what failed
+        from qa.settings import get_settings, reveal
+
+        settings = get_settings()
+        secrets |= {reveal(settings.openai_api_key), reveal(settings.ui_auth)}
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def reporting_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so every error leaves as a click exception (click prints it, exits)."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            raise click_error(e, kwargs.get("as_json") is True) from e
+
+    run.reports_errors = True  # type: ignore[attr-defined]
+    return run
+
+
+class _Command(click.Command):
+    """With --json, even a command-line mistake is reported as one JSON object."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        wants_json = "--json" in args  # before the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            if wants_json:
+                raise BadInput(e.format_message(), as_json=True) from e
+            raise
+
+
 class _Group(click.Group):
-    """Loads plug-in commands lazily and turns every QAError into one line and an exit code."""
+    """Loads plug-in commands lazily; every command reports errors through click."""
+
+    command_class = _Command
 
     def _plugins(self) -> dict[str, Any]:
         return {ep.name: ep for ep in entry_points(group="corpus_qa.commands")}
@@ -33,29 +127,9 @@ class _Group(click.Group):
                 cmd = self._plugins()[name].load()
             except (ImportError, AttributeError) as e:  # a broken or missing plug-in
                 logging.getLogger("qa").warning("command %s unavailable: %s", name, e)
+        if cmd is not None and cmd.callback and not hasattr(cmd.callback, "reports_errors"):
+            cmd.callback = reporting_errors(cmd.callback)
         return cmd
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except QAError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise  # --help, usage errors: click's own handling and exit codes
-        except Exception as e:
-            if type(e).__name__ == "ValidationError":  # pydantic: a bad QA_* variable
-                first = str(e).splitlines()
-                click.echo(f"error: bad setting: {' '.join(first[1:3]).strip()}", err=True)
-                sys.exit(2)
-            logging.getLogger("qa").debug("unexpected error", exc_info=True)
-            click.echo(
-                f"error: unexpected {type(e).__name__}: {e} (run with -v for details)", err=True
-            )
-            sys.exit(1)
 
 
 def engine() -> Any:
@@ -91,32 +165,22 @@ def cli(verbose: int) -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index (e.g. after a model change) first.")
 def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
     """Add or update documents (files or folders); unchanged files are skipped."""
-    from tqdm import tqdm
+    show_bar = not as_json and sys.stderr.isatty()  # no bar in logs, CI or --json
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []  # made on the first file, so an early error stays one clean line
 
-    bars: list[Any] = []  # made on the first file, so an early error stays one clean line
-
-    def progress(done: int, total: int, name: str) -> None:
-        if not bars:  # disable=None: no bar when stderr is not a terminal (logs, CI)
-            bars.append(
-                tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    disable=as_json or None,
-                    file=sys.stderr,
-                    dynamic_ncols=True,
+        def progress(done: int, total: int, name: str) -> None:
+            if not show_bar:
+                return
+            if not bars:
+                bar = click.progressbar(
+                    length=total, label="ingesting", file=sys.stderr, item_show_func=_tail
                 )
-            )
-        bars[0].total = total
-        bars[0].set_postfix_str(name[-40:], refresh=False)
-        bars[0].update(done - bars[0].n)
+                bars.append(stack.enter_context(bar))
+            bars[0].length = total
+            bars[0].update(done - bars[0].pos, name)
 
-    try:
         report = engine().ingest(list(paths), rebuild=rebuild, progress=progress)
-    finally:
-        for bar in bars:
-            bar.close()
     if as_json:
         emit(report.to_dict())
     else:
@@ -128,7 +192,11 @@ def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
         for f in report.files:
             if f.status in ("failed", "skipped", "duplicate"):
                 click.echo(f"  {f.status}: {f.path}: {f.reason}")
-    sys.exit(1 if report.failed else 0)
+    click.get_current_context().exit(1 if report.failed else 0)
+
+
+def _tail(name: str | None) -> str | None:
+    return name[-40:] if name else None
 
 
 @cli.command()
@@ -197,7 +265,7 @@ def chat() -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the documents as a JSON list.")
 def sources(as_json: bool) -> None:
     """List the indexed documents."""
     from dataclasses import asdict
@@ -213,14 +281,18 @@ def sources(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("path")
-def remove(path: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help='Print {"removed": PATH, "chunks": N}.')
+def remove(path: str, as_json: bool) -> None:
     """Remove a document's chunks from the index."""
     n = engine().remove(path)
-    click.echo(f"removed {path} ({n} chunks)")
+    if as_json:
+        emit({"removed": path, "chunks": n})
+    else:
+        click.echo(f"removed {path} ({n} chunks)")
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status object as JSON.")
 def status(as_json: bool) -> None:
     """What is indexed, where, and which answerer is active."""
     s = engine().status()
@@ -233,3 +305,7 @@ def status(as_json: bool) -> None:
 
 def main() -> None:
     cli(prog_name="qa")
+
+
+if __name__ == "__main__":  # `python -m qa.cli`, as the tests run it without an install
+    main()
