@@ -48,7 +48,7 @@ def show_error(e: click.ClickException, as_json: bool) -> None:
         error = {"error": e.format_message(), "exit_code": e.exit_code}
         click.echo(json.dumps(error, ensure_ascii=False), err=True)
     else:
-        click.echo(f"Error: {e.format_message()}", err=True)
+        click.echo(f"error: {e.format_message()}", err=True)  # the one-line form users know
 
 
 def click_error(e: Exception, as_json: bool) -> click.ClickException:
