@@ -22,10 +22,13 @@ from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
+from qa.errors import InputError
 from qa.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from qa.engine import Engine
+
+MAX_TOP_K = 50  # as QA_TOP_K and `qa ask --top-k`
 
 # Ranks and scores help a reranker or a reader, not an LLM reading the node's text.
 _HIDDEN_FROM_LLM = ["chunk_id", "dense_rank", "bm25_rank", "dense_score", "bm25_score"]
@@ -68,6 +71,12 @@ def citation_node(c: Citation) -> NodeWithScore:
     return NodeWithScore(node=node, score=c.score)
 
 
+def checked_top_k(k: int | None) -> int | None:
+    if k is not None and not (isinstance(k, int) and 1 <= k <= MAX_TOP_K):
+        raise InputError(f"similarity_top_k must be a whole number, 1 to {MAX_TOP_K}; got {k!r}")
+    return k
+
+
 def answer_metadata(answer: Answer) -> dict[str, Any]:
     return {
         "citations": list(answer.citations),
@@ -87,7 +96,7 @@ class EngineRetriever(BaseRetriever):
         callback_manager: CallbackManager | None = None,
     ) -> None:
         self._engine = engine
-        self.similarity_top_k = similarity_top_k or engine.settings.top_k
+        self.similarity_top_k = checked_top_k(similarity_top_k) or engine.settings.top_k
         super().__init__(callback_manager=callback_manager)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -115,7 +124,7 @@ class EngineQueryEngine(BaseQueryEngine):
     ) -> None:
         self._engine = engine
         self.streaming = streaming
-        self.similarity_top_k = similarity_top_k
+        self.similarity_top_k = checked_top_k(similarity_top_k)
         super().__init__(callback_manager)
 
     def _get_prompt_modules(self) -> PromptMixinType:

@@ -103,6 +103,7 @@ def test_errors_are_clicks_own_exception_classes(
 
 def test_every_option_of_every_command_has_help() -> None:
     ctx = click.Context(cli)
+    assert all(p.help for p in cli.params if isinstance(p, click.Option))
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)
         assert command is not None, name

@@ -87,6 +87,14 @@ def test_bad_question_fails_at_query_time(corpus_engine: Engine) -> None:
         corpus_engine.as_retriever().retrieve("")
 
 
+@pytest.mark.parametrize("k", [0, -1, 51, 2.5])
+def test_bad_top_k_is_an_input_error(corpus_engine: Engine, k: object) -> None:
+    with pytest.raises(InputError):
+        corpus_engine.as_retriever(similarity_top_k=k)  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        corpus_engine.as_query_engine(similarity_top_k=k)  # type: ignore[arg-type]
+
+
 def test_async_query(corpus_engine: Engine) -> None:
     response = asyncio.run(corpus_engine.as_query_engine(similarity_top_k=3).aquery(QUESTION))
     assert response.response == corpus_engine.ask(QUESTION, top_k=3).text  # type: ignore[union-attr]
