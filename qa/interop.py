@@ -82,6 +82,7 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "citations": list(answer.citations),
         "answered": answer.answered,
         "mode": answer.mode,
+        "short": getattr(answer, "short", None),  # the answer phrase, when the engine gives one
         "answer": answer,
     }
 
