@@ -187,6 +187,37 @@ def targets(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def encoders_table(results: dict[str, Any]) -> list[str]:
+    """Every runtime/precision/batch size on the same texts, against the fp32 limit."""
+    sizes = [r for r in sorted(results.get("sizes", {}).values(), key=lambda r: r["size"])]
+    sizes = [r for r in sizes if r.get("encoders")]
+    if not sizes:
+        return []
+    units = results.get("machine", {}).get("bf16_units") or ["none"]
+    lines = [
+        "",
+        f"Encoders side by side (CPU bf16 units: {', '.join(units)}; bf16 runs only where the "
+        "CPU has them), chunks/s and the ratio to the raw fp32 sentence-transformers limit of "
+        "the same run; the chosen one is what `qa ingest` used:",
+        "",
+        "| chunks | runtime | precision | batch | chunks/s | vs limit (wall · CPU) | chosen |",
+        "|---:|---|---|---:|---:|---:|---|",
+    ]
+    for r in sizes:
+        lim = r.get("limit", {})
+        chosen = (r.get("embedded") or r.get("server") or {}).get("ingest", {}).get("encoder")
+        for e in r["encoders"]:
+            pick = chosen and all(e[k] == chosen[k] for k in ("backend", "precision", "batch_size"))
+            lines.append(
+                f"| {r['ref_chunks']:,} | {e['backend']} | {e.get('precision', 'fp32')} | "
+                f"{e['batch_size']} | {_f(e['chunks_per_s'], 1)} | "
+                f"{_x(e['chunks_per_s'], lim.get('chunks_per_s'))} · "
+                f"{_x(e['chunks_per_cpu_s'], lim.get('chunks_per_cpu_s'))} | "
+                f"{'yes' if pick else ''} |"
+            )
+    return lines
+
+
 def _backend(results: dict[str, Any]) -> str:
     found = {
         r[m]["ingest"].get("backend", "torch")
@@ -215,10 +246,11 @@ def section(results: dict[str, Any]) -> str:
             "Chroma query, *textbook* is SimpleDirectoryReader → SentenceSplitter → "
             "`VectorStoreIndex.from_documents` over ChromaVectorStore. "
             "`BENCH_SIZES=1000,10000 make bench` adds sizes (50000 takes about 25 minutes per "
-            "store mode); `QA_EMBED_BACKEND=torch make bench` measures the torch backend; "
+            "store mode); `QA_EMBED_BACKEND=torch make bench` ingests with the torch backend; "
             "results merge into `bench/results.json`.",
             "",
             table(results),
+            *encoders_table(results),
             "",
             "Targets (issue 7), from the figures above:",
             "",

@@ -32,6 +32,7 @@ from bench import report
 from bench.server import chroma_server
 from bench.stages import peak_rss_mb
 from bench.synth import CHUNKS_PER_FILE, generate, questions
+from index import tuning
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -116,6 +117,11 @@ def run_size(size: int, modes: list[str], work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"size": size, "ref_chunks": ref}
     out["limit"] = stage("raw_encode", docs=str(docs), limit=ref)
     out["encoder"] = stage("encoder_encode", docs=str(docs), limit=ref)
+    out["encoders"] = [  # every runtime/precision/batch side by side (issue 16)
+        stage("encoder_encode", docs=str(docs), limit=ref, backend=b, precision=p, batch_size=n)
+        for b, p, n in tuning.CANDIDATES
+        if p == "fp32" or tuning.bf16_units()
+    ]
     li_dir = work / f"llamaindex-{size}"
     shutil.rmtree(li_dir, ignore_errors=True)
     files = max(1, round(ref / CHUNKS_PER_FILE))
@@ -149,6 +155,7 @@ def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,
+        "bf16_units": tuning.bf16_units(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),

@@ -100,21 +100,29 @@ def raw_encode(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def encoder_encode(a: dict[str, Any]) -> dict[str, Any]:
-    """Our own encoder alone (the configured backend) over the same texts: what ingestion
-    would take if loading, chunking and writing cost nothing."""
+    """One encoder alone (a runtime, precision and batch size; by default the one ingest
+    chooses on this machine) over the same texts: what ingestion would take if loading,
+    chunking and writing cost nothing."""
     from index.embeddings import get_encoder
+    from index.tuning import choose_encoder
     from qa import Settings
 
-    settings = Settings()
+    s = Settings()
+    chosen = choose_encoder(s.embed_backend, s.embed_precision, s.embed_batch_size)
+    assert chosen is not None
+    backend = a.get("backend", chosen.backend)
+    precision = a.get("precision", chosen.precision)
+    batch = a.get("batch_size", chosen.batch_size)
     texts = chunk_texts(a["docs"], a.get("limit"))
-    encoder = get_encoder(settings.embed_backend)
-    encoder.encode(texts[:8])
+    encoder = get_encoder(backend, precision)
+    encoder.encode(texts[:8], batch)
     t, c = time.perf_counter(), cpu_s()
-    encoder.encode(texts, settings.embed_batch_size)
+    encoder.encode(texts, batch)
     secs, cpu = time.perf_counter() - t, cpu_s() - c
     return {
         "backend": encoder.backend,
-        "batch_size": settings.embed_batch_size,
+        "precision": encoder.precision,
+        "batch_size": batch,
         "chunks": len(texts),
         "seconds": secs,
         "cpu_s": cpu,
@@ -152,7 +160,8 @@ def ingest(a: dict[str, Any]) -> dict[str, Any]:
         "failed": len(report.failed),
         "chunks_per_s": report.chunks / secs if report.chunks else None,
         "peak_rss_mb": peak_rss_mb(),
-        "backend": engine.settings.embed_backend,
+        "backend": (report.encoder or {}).get("backend", engine.settings.embed_backend),
+        "encoder": report.encoder,
         "torch_imported": "torch" in sys.modules,
     }
 
@@ -170,7 +179,7 @@ def query(a: dict[str, Any]) -> dict[str, Any]:
     engine.ask("warm up the model and the caches")
 
     def bare(q: str) -> list[str]:
-        vec = embed_query(q, engine.settings.embed_batch_size, engine.settings.embed_backend)
+        vec = embed_query(q, backend=engine.settings.query_backend)
         return list(collection.query(query_embeddings=[vec], n_results=n)["ids"][0])
 
     def timed(fn: Callable[[str], Any], q: str, out: list[float]) -> Any:
@@ -229,8 +238,8 @@ def cold_breakdown(a: dict[str, Any]) -> dict[str, Any]:
     lap("import + open chroma")
     from index.embeddings import embed_query
 
-    embed_query("load", engine.settings.embed_batch_size, engine.settings.embed_backend)
-    lap(f"load the encoder ({engine.settings.embed_backend})")
+    embed_query("load", backend=engine.settings.query_backend)
+    lap(f"load the encoder ({engine.settings.query_backend})")
     engine.ask(a["question"])
     lap("first ask")
     engine.close()
@@ -322,7 +331,7 @@ def retrieval_scale(a: dict[str, Any]) -> dict[str, Any]:
     collection = store.collection
     top_k = engine.settings.top_k
     n = max(4 * top_k, 20)
-    backend = engine.settings.embed_backend
+    backend = engine.settings.query_backend
     embed_query("warm up", backend=backend)
     retrieve(store, "warm up the caches", top_k, backend=backend)
     t_bare: list[float] = []

@@ -22,6 +22,7 @@ from index.store import (
     StoreLocked,
     StoreUnavailable,
 )
+from index.tuning import EncoderChoice, EncoderUnavailable, choose_encoder
 
 __all__ = [
     "BATCH_SIZE",
@@ -33,6 +34,8 @@ __all__ = [
     "Chunk",
     "ChunkRecord",
     "DocumentInfo",
+    "EncoderChoice",
+    "EncoderUnavailable",
     "FileReport",
     "IndexMismatch",
     "IngestOptions",
@@ -44,6 +47,7 @@ __all__ = [
     "Store",
     "StoreLocked",
     "StoreUnavailable",
+    "choose_encoder",
     "chunk_document",
     "discover",
     "doc_id_for",

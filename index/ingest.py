@@ -2,8 +2,9 @@
 
 Unchanged files (same SHA-256 at the same path) are skipped without being parsed; changed
 files replace their old chunks; files gone from an ingested folder are removed. Parsing
-runs in a thread ahead of the embedder (torch releases the GIL), and chunks from many
-small files are embedded together in large batches, since the model is the bottleneck.
+runs in a thread ahead of the embedder and writes run beside it (the runtimes release the
+GIL), and chunks from many small files are embedded together in large batches, since the
+model is the bottleneck.
 """
 
 from __future__ import annotations
@@ -14,19 +15,21 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
-from index.embeddings import BATCH_SIZE, Backend, embed_texts
+from index.embeddings import Backend, Precision, embed_texts
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
+from index.tuning import Auto, EncoderChoice, choose_encoder
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCHES = 32  # encoder batches per write: 256 chunks per Chroma + SQLite transaction
+WRITE_BATCHES = 32  # encoder batches per write (at most WRITE_CHUNKS per Chroma + SQLite commit)
+WRITE_CHUNKS = 256
 PROGRESS_CHUNKS = 64  # chunks embedded between progress reports
 Status = Literal["added", "updated", "unchanged", "duplicate", "removed", "skipped", "failed"]
 # (bytes done, bytes total, current file). Bytes, not files, so one big file moves the bar
@@ -55,6 +58,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     files: list[FileReport] = field(default_factory=list)
     repaired: int = 0
+    encoder: dict[str, Any] | None = None  # the runtime, precision and batch size that embedded
 
     def record(self, report: FileReport) -> None:
         self.files.append(report)
@@ -77,9 +81,15 @@ class IngestReport:
 class IngestOptions:
     chunk_size: int
     chunk_overlap: int
-    embed_batch_size: int = BATCH_SIZE
-    embed_backend: Backend = "onnx"
+    embed_batch_size: int | None = None  # None, "auto": timed on this machine (index.tuning)
+    embed_backend: Backend | Auto = "auto"
+    embed_precision: Precision | Auto = "auto"
     max_file_bytes: int | None = None
+
+    def encoder(self) -> EncoderChoice:
+        choice = choose_encoder(self.embed_backend, self.embed_precision, self.embed_batch_size)
+        assert choice is not None  # measure=True always chooses
+        return choice
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[FileReport]]:
@@ -200,7 +210,11 @@ def ingest(
 
         batch: list[_Parsed] = []
         pending = 0
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        encoder: list[EncoderChoice] = []  # chosen at the first chunk: a no-op run times nothing
+        # The encoder never waits for a write: batch k is written (Chroma + SQLite, here on
+        # this thread, the store's only user) while batch k+1 is embedded on the other.
+        writing: Future[_Embedded] | None = None
+        with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as embedder:
             for parsed in pool.map(parse, files):
                 if parsed.doc is None:
                     meter.finished([parsed.path])
@@ -211,10 +225,18 @@ def ingest(
                     continue
                 batch.append(parsed)
                 pending += len(parsed.chunks)
-                if pending >= options.embed_batch_size * WRITE_BATCHES:
-                    _flush(store, batch, options, report, meter)
-                    batch, pending = [], 0
-            _flush(store, batch, options, report, meter)
+                if not encoder:
+                    encoder.append(options.encoder())
+                    report.encoder = encoder[0].to_dict()
+                if pending >= min(WRITE_CHUNKS, encoder[0].batch_size * WRITE_BATCHES):
+                    ready = embedder.submit(_embed, batch, encoder[0], meter)
+                    _write(store, writing, report, meter)
+                    writing, batch, pending = ready, [], 0
+            if batch:
+                ready = embedder.submit(_embed, batch, encoder[0], meter)
+                _write(store, writing, report, meter)
+                writing = ready
+            _write(store, writing, report, meter)
         seen = {str(f) for f in files}
         for path, info in known.items():
             gone = not Path(path).exists()
@@ -309,15 +331,13 @@ def _size(path: Path) -> int:
         return 1
 
 
-def _flush(
-    store: Store,
-    batch: list[_Parsed],
-    options: IngestOptions,
-    report: IngestReport,
-    meter: _Meter,
-) -> None:
-    if not batch:
-        return
+@dataclass
+class _Embedded:
+    batch: list[_Parsed]
+    vectors: list[list[float]]
+
+
+def _embed(batch: list[_Parsed], encoder: EncoderChoice, meter: _Meter) -> _Embedded:
     texts = [embed_text(c, p.doc.title) for p in batch if p.doc for c in p.chunks]
     paths = [p.path for p in batch]
     owner = [p.path for p in batch for _ in p.chunks]
@@ -325,17 +345,26 @@ def _flush(
     for s in range(0, len(texts), PROGRESS_CHUNKS):
         meter.embedding(paths, s / len(texts), owner[s])
         part = texts[s : s + PROGRESS_CHUNKS]
-        vectors += embed_texts(part, options.embed_batch_size, options.embed_backend)
+        vectors += embed_texts(part, encoder.batch_size, encoder.backend, encoder.precision)
+    return _Embedded(batch, vectors)
+
+
+def _write(
+    store: Store, embedded: Future[_Embedded] | None, report: IngestReport, meter: _Meter
+) -> None:
+    if embedded is None:
+        return
+    done = embedded.result()  # re-raises what the encoder raised
     rows = []
     i = 0
-    for p in batch:
+    for p in done.batch:
         assert p.doc is not None
         n = len(p.chunks)
-        rows.append((p.doc_id, p.doc, p.chunks, vectors[i : i + n]))
+        rows.append((p.doc_id, p.doc, p.chunks, done.vectors[i : i + n]))
         i += n
     store.replace_documents(rows)
-    meter.finished(paths)
-    for p in batch:
+    meter.finished([p.path for p in done.batch])
+    for p in done.batch:
         assert p.doc is not None
         report.record(
             FileReport(

@@ -53,6 +53,8 @@ def translated() -> Iterator[None]:
         raise IndexBusyError(str(e)) from e
     except index.StoreUnavailable as e:
         raise StoreUnavailableError(str(e)) from e
+    except index.EncoderUnavailable as e:
+        raise InputError(str(e)) from e
 
 
 class Engine:
@@ -106,6 +108,7 @@ class Engine:
             chunk_overlap=s.chunk_overlap,
             embed_batch_size=s.embed_batch_size,
             embed_backend=s.embed_backend,
+            embed_precision=s.embed_precision,
             max_file_bytes=int(s.max_file_mb * 2**20),
         )
         with translated():
@@ -171,8 +174,27 @@ class Engine:
             "llm": s.llm,
             "llm_model": s.llm_model if s.llm == "openai" else None,
             "embed_model": index.MODEL_NAME,
+            "encoder": self.encoder_status(),
             "collection": s.collection,
             "data_dir": str(s.data_dir),
+        }
+
+    def encoder_status(self) -> dict[str, Any]:
+        """What embeds at ingest and for questions; never times anything (that is ingest's)."""
+        from index import tuning
+
+        s = self.settings
+        try:
+            choice = tuning.choose_encoder(
+                s.embed_backend, s.embed_precision, s.embed_batch_size, measure=False
+            )
+            ingest: dict[str, Any] = choice.to_dict() if choice else {"source": "not timed yet"}
+        except tuning.EncoderUnavailable as e:
+            ingest = {"error": str(e)}
+        return {
+            "ingest": ingest,
+            "query": {"backend": s.query_backend, "precision": "fp32"},
+            "bf16_units": tuning.bf16_units(),
         }
 
     # ---- questions ------------------------------------------------------------------------
@@ -197,8 +219,7 @@ class Engine:
                 self.store,
                 query,
                 top_k or self.settings.top_k,
-                batch_size=self.settings.embed_batch_size,
-                backend=self.settings.embed_backend,
+                backend=self.settings.query_backend,
             )
 
     def ask(
@@ -233,7 +254,7 @@ class Engine:
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         """Vectors of sentences, with this engine's encoder (scoring and citing answers)."""
-        return index.embed_texts(texts, self.settings.embed_batch_size, self.settings.embed_backend)
+        return index.embed_texts(texts, backend=self.settings.query_backend)
 
     def extract(self, question: str, passages: list[Passage], *, search_query: str = "") -> Answer:
         """The offline answer from already retrieved passages (also the LLM fallback)."""

@@ -9,8 +9,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.embeddings import BATCH_SIZE
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -41,10 +39,14 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     chunk_size: int = Field(default=200, ge=32, le=2048)
     chunk_overlap: int = Field(default=30, ge=0)
-    embed_batch_size: int = Field(default=BATCH_SIZE, ge=1)
-    # "onnx": ONNX Runtime over a local export of the same fp32 weights (fast to load);
-    # "torch": transformers. Same vectors (cosine > 0.9999), so the index is shared.
-    embed_backend: Literal["onnx", "torch"] = "onnx"
+    # Bulk ingest's encoder. "auto" (the default) times each runtime, precision and batch size
+    # on this machine once (index.tuning) and keeps the fastest; bf16 only where the CPU has
+    # bf16 units and its vectors agree with fp32 (cosine >= 0.9999), so the index is shared.
+    # "onnx": ONNX Runtime over a local export of the fp32 weights; "torch": transformers.
+    # Questions always embed with ONNX fp32 unless the backend is set to torch.
+    embed_batch_size: int | None = Field(default=None, ge=1)
+    embed_backend: Literal["auto", "onnx", "torch"] = "auto"
+    embed_precision: Literal["auto", "fp32", "bf16"] = "auto"
 
     max_file_mb: float = 50.0
     max_upload_mb: float = 50.0
@@ -55,6 +57,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, v: str | SecretStr | None) -> str | SecretStr | None:
         return v or None
+
+    @property
+    def query_backend(self) -> Literal["onnx", "torch"]:
+        """Questions keep the fast-import path: a cold `qa ask` never imports torch."""
+        return "torch" if self.embed_backend == "torch" else "onnx"
 
     @property
     def store_mode(self) -> Literal["embedded", "server"]:

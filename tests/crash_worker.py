@@ -37,7 +37,14 @@ def say(obj: dict[str, Any]) -> None:
 def run_ingest(data: str, folder: str, batch: int) -> None:
     from qa import Engine, Settings
 
-    engine = Engine(Settings(data_dir=Path(data), embed_batch_size=batch))
+    engine = Engine(
+        Settings(
+            data_dir=Path(data),
+            embed_batch_size=batch,
+            embed_backend="onnx",
+            embed_precision="fp32",
+        )
+    )
     report = engine.ingest([folder], progress=lambda done, total, _: say({"p": done, "of": total}))
     say({"report": {k: v for k, v in report.to_dict().items() if k != "files"}})
 

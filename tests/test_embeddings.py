@@ -52,11 +52,11 @@ def test_export_is_made_once_into_the_cache(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     target = embeddings.onnx_file(embeddings.model_path())
     assert target.parent == tmp_path / "corpus-qa" and not target.exists()
-    encoder = embeddings._make("onnx")
+    encoder = embeddings._make("onnx", "fp32")
     assert isinstance(encoder, embeddings.OnnxEncoder) and target.exists()
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary left
     made = target.stat().st_mtime_ns
-    embeddings._make("onnx")
+    embeddings._make("onnx", "fp32")
     assert target.stat().st_mtime_ns == made
 
 
@@ -67,7 +67,7 @@ def test_a_damaged_export_in_the_cache_is_made_again(
     target = embeddings.onnx_file(embeddings.model_path())
     target.parent.mkdir(parents=True)
     target.write_bytes(b"\x00half a file")
-    encoder = embeddings._make("onnx")
+    encoder = embeddings._make("onnx", "fp32")
     assert isinstance(encoder, embeddings.OnnxEncoder) and target.stat().st_size > 1_000_000
 
 
@@ -78,7 +78,7 @@ def test_without_a_usable_cache_the_onnx_backend_falls_back_to_torch(
     blocker.write_text("a file where the cache folder should go")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     with caplog.at_level(logging.WARNING, logger="index.embeddings"):
-        encoder = embeddings._make("onnx")
+        encoder = embeddings._make("onnx", "fp32")
     assert isinstance(encoder, embeddings.TorchEncoder)
     assert "ONNX encoder unavailable" in caplog.text
 
