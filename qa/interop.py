@@ -173,7 +173,7 @@ class BundledEmbedding(BaseEmbedding):
         import index
 
         kwargs.setdefault("model_name", index.MODEL_NAME)
-        kwargs.setdefault("embed_batch_size", engine.settings.embed_batch_size)
+        kwargs.setdefault("embed_batch_size", engine.settings.embed_batch_size or index.BATCH_SIZE)
         super().__init__(**kwargs)
         self._engine = engine
 

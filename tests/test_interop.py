@@ -104,8 +104,9 @@ def test_embedding_is_the_index_model(corpus_engine: Engine) -> None:
     embedding = corpus_engine.as_embedding()
     assert isinstance(embedding, BaseEmbedding)
     texts = ["Who was extradited?", "Mexico sent 29 prisoners."]
-    assert embedding.get_text_embedding_batch(texts) == index.embed_texts(texts)
-    assert embedding.get_query_embedding(texts[0]) == index.embed_query(texts[0])
+    backend = corpus_engine.settings.query_backend  # the encoder the engine's queries use
+    assert embedding.get_text_embedding_batch(texts) == index.embed_texts(texts, backend=backend)
+    assert embedding.get_query_embedding(texts[0]) == index.embed_query(texts[0], backend=backend)
 
 
 def readme_snippet() -> str:
