@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint bench chroma soak browser clean
+.PHONY: install run test lint bench chroma soak browser wheel-check clean
 
 install: $(VENV)/.installed
 
@@ -27,10 +27,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: install lint browser
+test: install lint browser wheel-check
 	$(BIN)/python -m pytest -q
 	$(BIN)/qa eval --gold eval/gold.jsonl --docs corpus --md $(or $(EVAL_MD),/dev/null) \
 		$(shell cat eval/gates.txt 2>/dev/null)
+
+# The wheel installed outside the Makefile's venv: qa --help, ingest and ask from that install.
+wheel-check: install
+	PYTHON=$(PYTHON) bash .ci/wheel-check
 
 # Debian's Chromium for the headless browser test (playwright's own download is unavailable).
 browser:
@@ -46,4 +50,4 @@ chroma: install
 	$(BIN)/chroma run --path .qa-data/chroma-server --host 127.0.0.1 --port $(or $(QA_CHROMA_PORT),8000)
 
 clean:
-	rm -rf $(VENV) .qa-data .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .qa-data .pytest_cache .ruff_cache .mypy_cache .wheel-check build

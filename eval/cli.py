@@ -39,7 +39,9 @@ DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
 )
 @click.option("--min", "mins", multiple=True, metavar="METRIC=VALUE", help="Fail below this.")
 @click.option("--max", "maxs", multiple=True, metavar="METRIC=VALUE", help="Fail above this.")
-@click.option("--top-k", type=click.IntRange(1, 50), default=None)
+@click.option(
+    "--top-k", type=click.IntRange(1, 50), default=None, help="Passages per question (QA_TOP_K)."
+)
 def eval_command(
     gold_path: str,
     docs: str | None,
@@ -95,7 +97,7 @@ def eval_command(
     failures = check_gates(result.metrics, gates_min, gates_max)
     for f in failures:
         click.echo(f"gate failed: {f}", err=True)
-    sys.exit(1 if failures else 0)
+    click.get_current_context().exit(1 if failures else 0)
 
 
 def _split(specs: tuple[str, ...]) -> list[str]:

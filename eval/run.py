@@ -210,7 +210,7 @@ def llm_judge(
 
             client = OpenAI(
                 base_url=settings.openai_base_url,
-                api_key=settings.openai_api_key or "unused",
+                api_key=key.get_secret_value() if (key := settings.openai_api_key) else "unused",
                 timeout=settings.llm_timeout,
                 max_retries=1,
             )

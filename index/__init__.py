@@ -11,7 +11,6 @@ from index.embeddings import (
     Backend,
     embed_query,
     embed_texts,
-    get_embed_model,
 )
 from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
 from index.loaders import LOADER_VERSION, SUPPORTED, LoadedDocument, LoadError, PageSpan, load
@@ -54,7 +53,6 @@ __all__ = [
     "doc_id_for",
     "embed_query",
     "embed_texts",
-    "get_embed_model",
     "ingest",
     "load",
 ]

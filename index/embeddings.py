@@ -13,8 +13,7 @@ the other and the backend is not part of the index fingerprint. If the export ca
 made (no `onnx` package, unwritable cache), the onnx backend logs why and uses torch.
 
 Texts are sorted by length across the whole call, so batches carry little padding.
-`get_embed_model()` still gives llama-index's HuggingFaceEmbedding of the same weights for
-code that hands an embedding model to llama-index.
+`Engine.as_embedding()` hands these vectors to llama-index as a BaseEmbedding.
 """
 
 from __future__ import annotations
@@ -23,13 +22,9 @@ import logging
 import os
 import threading
 import warnings
-from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -287,30 +282,6 @@ def get_encoder(backend: Backend = "onnx", precision: Precision = "fp32") -> Enc
         if key not in _encoders:
             _encoders[key] = _make(*key)
         return _encoders[key]
-
-
-@lru_cache(maxsize=2)
-def _load(batch_size: int) -> HuggingFaceEmbedding:
-    _offline_env()
-    import transformers
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-
-    return HuggingFaceEmbedding(
-        model_name=model_path(),
-        embed_batch_size=batch_size,
-        normalize=True,
-        device="cpu",
-        max_length=MAX_TOKENS,
-    )
-
-
-def get_embed_model(batch_size: int = 64) -> HuggingFaceEmbedding:
-    """llama-index's embedding of the same weights, for handing to llama-index objects."""
-    with _lock:
-        return _load(batch_size)
 
 
 def embed_texts(

@@ -6,6 +6,7 @@ other way round; they register themselves through the `corpus_qa.commands` entry
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -14,11 +15,14 @@ from typing import Any
 
 import click
 
-from qa.errors import InputError, QAError
+from qa.cli_errors import JsonAwareCommand, reporting_errors
+from qa.errors import InputError
 
 
 class _Group(click.Group):
-    """Loads plug-in commands lazily and turns every QAError into one line and an exit code."""
+    """Loads plug-in commands lazily; every command reports errors through click."""
+
+    command_class = JsonAwareCommand
 
     def _plugins(self) -> dict[str, Any]:
         return {ep.name: ep for ep in entry_points(group="corpus_qa.commands")}
@@ -33,29 +37,9 @@ class _Group(click.Group):
                 cmd = self._plugins()[name].load()
             except (ImportError, AttributeError) as e:  # a broken or missing plug-in
                 logging.getLogger("qa").warning("command %s unavailable: %s", name, e)
+        if cmd is not None and cmd.callback and not hasattr(cmd.callback, "reports_errors"):
+            cmd.callback = reporting_errors(cmd.callback)
         return cmd
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except QAError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise  # --help, usage errors: click's own handling and exit codes
-        except Exception as e:
-            if type(e).__name__ == "ValidationError":  # pydantic: a bad QA_* variable
-                first = str(e).splitlines()
-                click.echo(f"error: bad setting: {' '.join(first[1:3]).strip()}", err=True)
-                sys.exit(2)
-            logging.getLogger("qa").debug("unexpected error", exc_info=True)
-            click.echo(
-                f"error: unexpected {type(e).__name__}: {e} (run with -v for details)", err=True
-            )
-            sys.exit(1)
 
 
 def engine() -> Any:
@@ -91,32 +75,22 @@ def cli(verbose: int) -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index (e.g. after a model change) first.")
 def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
     """Add or update documents (files or folders); unchanged files are skipped."""
-    from tqdm import tqdm
+    show_bar = not as_json and sys.stderr.isatty()  # no bar in logs, CI or --json
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []  # made on the first file, so an early error stays one clean line
 
-    bars: list[Any] = []  # made on the first file, so an early error stays one clean line
-
-    def progress(done: int, total: int, name: str) -> None:
-        if not bars:  # disable=None: no bar when stderr is not a terminal (logs, CI)
-            bars.append(
-                tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    disable=as_json or None,
-                    file=sys.stderr,
-                    dynamic_ncols=True,
+        def progress(done: int, total: int, name: str) -> None:
+            if not show_bar:
+                return
+            if not bars:
+                bar = click.progressbar(
+                    length=total, label="ingesting", file=sys.stderr, item_show_func=_tail
                 )
-            )
-        bars[0].total = total
-        bars[0].set_postfix_str(name[-40:], refresh=False)
-        bars[0].update(done - bars[0].n)
+                bars.append(stack.enter_context(bar))
+            bars[0].length = total
+            bars[0].update(done - bars[0].pos, name)
 
-    try:
         report = engine().ingest(list(paths), rebuild=rebuild, progress=progress)
-    finally:
-        for bar in bars:
-            bar.close()
     if as_json:
         emit(report.to_dict())
     else:
@@ -128,7 +102,11 @@ def ingest(paths: tuple[str, ...], as_json: bool, rebuild: bool) -> None:
         for f in report.files:
             if f.status in ("failed", "skipped", "duplicate"):
                 click.echo(f"  {f.status}: {f.path}: {f.reason}")
-    sys.exit(1 if report.failed else 0)
+    click.get_current_context().exit(1 if report.failed else 0)
+
+
+def _tail(name: str | None) -> str | None:
+    return name[-40:] if name else None
 
 
 @cli.command()
@@ -197,7 +175,7 @@ def chat() -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the documents as a JSON list.")
 def sources(as_json: bool) -> None:
     """List the indexed documents."""
     from dataclasses import asdict
@@ -213,14 +191,18 @@ def sources(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("path")
-def remove(path: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help='Print {"removed": PATH, "chunks": N}.')
+def remove(path: str, as_json: bool) -> None:
     """Remove a document's chunks from the index."""
     n = engine().remove(path)
-    click.echo(f"removed {path} ({n} chunks)")
+    if as_json:
+        emit({"removed": path, "chunks": n})
+    else:
+        click.echo(f"removed {path} ({n} chunks)")
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status object as JSON.")
 def status(as_json: bool) -> None:
     """What is indexed, where, and which answerer is active."""
     s = engine().status()
@@ -233,3 +215,7 @@ def status(as_json: bool) -> None:
 
 def main() -> None:
     cli(prog_name="qa")
+
+
+if __name__ == "__main__":  # `python -m qa.cli`, as the tests run it without an install
+    main()

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import LLMError
+from qa.settings import reveal
 
 if TYPE_CHECKING:
     from qa.settings import Settings
@@ -65,7 +66,7 @@ class Endpoint:
     @property
     def client(self) -> Any:
         s = self.settings
-        return _client(s.openai_base_url, s.openai_api_key, s.llm_timeout)
+        return _client(s.openai_base_url, reveal(s.openai_api_key), s.llm_timeout)
 
     @property
     def model(self) -> str:
@@ -73,7 +74,7 @@ class Endpoint:
         if s.llm_model:
             return s.llm_model
         if s.openai_base_url:
-            return _listed_model(s.openai_base_url, s.openai_api_key, s.llm_timeout)
+            return _listed_model(s.openai_base_url, reveal(s.openai_api_key), s.llm_timeout)
         return DEFAULT_MODEL
 
     def _create(self, messages: list[dict[str, str]], max_tokens: int, stream: bool) -> Any:
@@ -122,11 +123,16 @@ class Endpoint:
             raise e
         last = attempt > self.settings.llm_retries
         if streamed or last or not _retryable(e):
-            raise LLMError(self.describe(e, attempt)) from e
+            raise LLMError(self.redact(self.describe(e, attempt))) from e
         wait = min(MAX_WAIT_S, self.settings.llm_backoff * 2 ** (attempt - 1))
         wait = max(wait, min(MAX_WAIT_S, _retry_after(e) or 0.0))
-        log.info("model request %d failed (%s); retrying in %.2fs", attempt, e, wait)
+        log.info("model request %d failed (%s); retrying in %.2fs", attempt, self.redact(e), wait)
         time.sleep(wait)
+
+    def redact(self, message: object) -> str:
+        """A server may echo the API key in an error: never pass it on to a user or a log."""
+        key = reveal(self.settings.openai_api_key)
+        return str(message).replace(key, "***") if key else str(message)
 
     def describe(self, e: Exception, attempts: int) -> str:
         """A one-line message fit to show a user, naming the setting to check."""

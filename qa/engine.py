@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import index
 from index import DocumentInfo, IngestReport, Store
@@ -23,6 +23,9 @@ from qa.errors import IndexBusyError, IndexMismatchError, InputError, QAError, S
 from qa.retrieve import retrieve
 from qa.settings import Settings, get_settings
 from qa.types import Answer, Passage
+
+if TYPE_CHECKING:
+    from qa.interop import BundledEmbedding, EngineQueryEngine, EngineRetriever
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +290,27 @@ class Engine:
             retrieved=passages,
             search_query=search_query or question,
         )
+
+    # ---- llama-index ----------------------------------------------------------------------
+    def as_retriever(self, similarity_top_k: int | None = None) -> EngineRetriever:
+        """A llama-index BaseRetriever over this engine's hybrid retrieval (qa.interop)."""
+        from qa.interop import EngineRetriever
+
+        return EngineRetriever(self, similarity_top_k)
+
+    def as_query_engine(
+        self, streaming: bool = False, similarity_top_k: int | None = None
+    ) -> EngineQueryEngine:
+        """A llama-index BaseQueryEngine of cited answers (qa.interop)."""
+        from qa.interop import EngineQueryEngine
+
+        return EngineQueryEngine(self, streaming=streaming, similarity_top_k=similarity_top_k)
+
+    def as_embedding(self) -> BundledEmbedding:
+        """The bundled embedding model as a llama-index BaseEmbedding (offline)."""
+        from qa.interop import BundledEmbedding
+
+        return BundledEmbedding(self)
 
     def close(self) -> None:
         if self._store is not None:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,7 +22,8 @@ class Settings(BaseSettings):
 
     llm: Literal["extractive", "openai"] = "extractive"
     llm_model: str | None = None
-    openai_api_key: str | None = Field(
+    # Secrets are SecretStr: reprs, dumps, logs and tracebacks show "**********".
+    openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "QA_OPENAI_API_KEY")
     )
     openai_base_url: str | None = Field(
@@ -50,11 +51,11 @@ class Settings(BaseSettings):
     max_file_mb: float = 50.0
     max_upload_mb: float = 50.0
     max_question_chars: int = 2000
-    ui_auth: str | None = None
+    ui_auth: SecretStr | None = None
 
     @field_validator("chroma_host", "llm_model", "openai_api_key", "openai_base_url", "ui_auth")
     @classmethod
-    def _blank_is_unset(cls, v: str | None) -> str | None:
+    def _blank_is_unset(cls, v: str | SecretStr | None) -> str | SecretStr | None:
         return v or None
 
     @property
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     @property
     def store_mode(self) -> Literal["embedded", "server"]:
         return "server" if self.chroma_host else "embedded"
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """The plain value of a secret setting, for the one call that needs it."""
+    return secret.get_secret_value() if secret else None
 
 
 @lru_cache(maxsize=1)

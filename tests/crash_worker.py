@@ -140,10 +140,7 @@ def main() -> None:
     from index import embeddings
 
     # Loaded, never run here: forking after inference can hang torch's thread pool.
-    if hasattr(embeddings, "get_encoder"):
-        embeddings.get_encoder()
-    else:
-        embeddings.get_embed_model(64)
+    embeddings.get_encoder()
     say({"ready": True})
     for line in sys.stdin:
         if not line.strip():

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from index import embeddings
-from index.embeddings import embed_query, embed_texts, get_embed_model
+from index.embeddings import embed_query, embed_texts
 from qa import Engine
 from tests.conftest import ROOT
+from tests.reference_model import get_embed_model
 
 TEXTS = [
     "Mexico extradited 29 drug traffickers to the United States.",

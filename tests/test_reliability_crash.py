@@ -424,9 +424,10 @@ def test_two_cli_ingests_at_once_one_is_refused_cleanly(worker: Worker, tmp_path
     codes = sorted(r[2] for r in results)
     assert codes == [0, 1], results
     refused = next(r for r in results if r[2] == 1)
-    assert refused[1].strip() == (
-        f"error: another ingest is running on {data}; wait for it to finish"
-    )
+    assert json.loads(refused[1]) == {  # with --json, the error is one JSON object
+        "error": f"another ingest is running on {data}; wait for it to finish",
+        "exit_code": 1,
+    }
     winner = next(r for r in results if r[2] == 0)
     assert json.loads(winner[0])["added"] == 20
     state = dump(worker, data, tmp_path / "state.json")

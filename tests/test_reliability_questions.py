@@ -130,7 +130,8 @@ def test_cli_ask_bad_input_exits_2_with_one_line(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("error: ") and message in result.stderr
+    error = json.loads(result.stderr)  # with --json, the error is one JSON object too
+    assert error["exit_code"] == 2 and message in error["error"]
 
 
 @pytest.mark.parametrize("question", ANSWERABLE)

@@ -145,7 +145,7 @@ def test_index_built_with_other_settings_names_the_fix(make_engine, tmp_path) ->
 def test_embedded_text_fits_the_model_window(corpus_engine: Engine) -> None:
     """all-MiniLM-L6-v2 drops word pieces past 256 silently: chunks must fit."""
     from index.chunking import embed_text
-    from index.embeddings import get_embed_model
+    from tests.reference_model import get_embed_model
 
     tokenizer = get_embed_model()._model.tokenizer
     db = sqlite3.connect(corpus_engine.settings.data_dir / "index.sqlite")

@@ -200,7 +200,8 @@ def launch(
 ) -> tuple[gr.Blocks, str]:
     """Start the server in the background (never a share link). Returns (app, local URL)."""
     engine = engine or Engine()
-    auth = parse_auth(engine.settings.ui_auth)
+    secret = engine.settings.ui_auth
+    auth = parse_auth(secret.get_secret_value() if secret else None)
     if port is not None:
         check_port(host, port)  # before any work: a busy port is a user mistake, said plainly
     app = build_app(engine)

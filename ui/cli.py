@@ -13,7 +13,9 @@ import click
 
 @click.command("ui")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to use."
+)
 def ui_command(host: str, port: int) -> None:
     """Open the chat UI in a browser (QA_UI_AUTH=user:password turns on login)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
