@@ -14,6 +14,7 @@ from index.embeddings import (
     get_embed_model,
 )
 from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
+from index.limits import LimitError, Limits
 from index.loaders import LOADER_VERSION, SUPPORTED, LoadedDocument, LoadError, PageSpan, load
 from index.store import (
     ChunkRecord,
@@ -38,6 +39,8 @@ __all__ = [
     "IndexMismatch",
     "IngestOptions",
     "IngestReport",
+    "LimitError",
+    "Limits",
     "LoadError",
     "LoadedDocument",
     "PageSpan",

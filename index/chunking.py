@@ -56,6 +56,12 @@ def _splitter(chunk_size: int, chunk_overlap: int):  # type: ignore[no-untyped-d
     )
 
 
+def prepare(chunk_size: int, chunk_overlap: int) -> None:
+    """Build the splitter now (imports llama-index, loads the tokenizer), so that a parse
+    worker forked afterwards inherits it instead of importing it again."""
+    _splitter(chunk_size, chunk_overlap)
+
+
 def chunk_document(
     doc: LoadedDocument, doc_id: str, *, chunk_size: int, chunk_overlap: int
 ) -> list[Chunk]:

@@ -2,8 +2,9 @@
 
 Unchanged files (same SHA-256 at the same path) are skipped without being parsed; changed
 files replace their old chunks; files gone from an ingested folder are removed. Parsing
-runs in a thread ahead of the embedder (torch releases the GIL), and chunks from many
-small files are embedded together in large batches, since the model is the bottleneck.
+runs ahead of the embedder, in a worker process with a time limit and a memory ceiling
+(index/worker.py) under the limits of index/limits.py, and chunks from many small files
+are embedded together in large batches, since the model is the bottleneck.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from index import chunking
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
 from index.embeddings import BATCH_SIZE, Backend, embed_texts
+from index.limits import Limits, check_size
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
+from index.worker import ParseWorker
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,7 @@ class IngestOptions:
     chunk_overlap: int
     embed_batch_size: int = BATCH_SIZE
     embed_backend: Backend = "onnx"
-    max_file_bytes: int | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[FileReport]]:
@@ -196,11 +200,11 @@ def ingest(
         shas: dict[str, str] = {}  # content seen in this run, to catch twins within it
 
         def parse(path: Path) -> _Parsed:
-            return _parse(store, path, known, shas, options)
+            return _parse(store, path, known, shas, options, worker)
 
         batch: list[_Parsed] = []
         pending = 0
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with _worker(options) as worker, ThreadPoolExecutor(max_workers=1) as pool:
             for parsed in pool.map(parse, files):
                 if parsed.doc is None:
                     meter.finished([parsed.path])
@@ -228,12 +232,29 @@ def ingest(
     return report
 
 
+def _worker(options: IngestOptions) -> ParseWorker:
+    """The parse worker of one ingest: `load` is looked up now, so a patched loader is used."""
+    size, overlap = options.chunk_size, options.chunk_overlap
+
+    def chunk(doc: LoadedDocument, doc_id: str) -> list[Chunk]:
+        return chunk_document(doc, doc_id, chunk_size=size, chunk_overlap=overlap)
+
+    return ParseWorker(
+        options.limits, load, chunk, prepare=lambda: chunking.prepare(size, overlap)
+    )
+
+
 def _parse(
-    store: Store, path: Path, known: dict[str, Any], shas: dict[str, str], options: IngestOptions
+    store: Store,
+    path: Path,
+    known: dict[str, Any],
+    shas: dict[str, str],
+    options: IngestOptions,
+    worker: ParseWorker,
 ) -> _Parsed:
     doc_id = doc_id_for(str(path))
     try:
-        check_file(path, max_bytes=options.max_file_bytes)  # before hashing a huge file
+        check_size(check_file(path), options.limits)  # before hashing a huge file
         old = known.get(str(path))
         for _attempt in range(3):  # a file being rewritten: read it again, a few times
             sha = _sha256(path)
@@ -242,16 +263,14 @@ def _parse(
             twin = _twin(store, path, sha, shas)
             if twin is not None:
                 return _Parsed(path, doc_id, "duplicate", reason=f"same content as {twin}")
-            doc = load(path, max_bytes=options.max_file_bytes)
-            if doc.sha256 == sha:
+            parsed = worker.parse(path, doc_id)  # nothing is written for a file that fails here
+            if parsed.doc.sha256 == sha:
                 break
         else:
             return _Parsed(
                 path, doc_id, "failed", reason="file kept changing while being read; ingest again"
             )
-        chunks = chunk_document(
-            doc, doc_id, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap
-        )
+        doc, chunks = parsed.doc, parsed.chunks
         if not chunks:
             return _Parsed(path, doc_id, "failed", reason="no text to index")
         shas[sha] = str(path)
