@@ -239,9 +239,7 @@ def _worker(options: IngestOptions) -> ParseWorker:
     def chunk(doc: LoadedDocument, doc_id: str) -> list[Chunk]:
         return chunk_document(doc, doc_id, chunk_size=size, chunk_overlap=overlap)
 
-    return ParseWorker(
-        options.limits, load, chunk, prepare=lambda: chunking.prepare(size, overlap)
-    )
+    return ParseWorker(options.limits, load, chunk, prepare=lambda: chunking.prepare(size, overlap))
 
 
 def _parse(

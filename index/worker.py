@@ -17,6 +17,7 @@ the thread that forked it, so a killed ingest never leaves a worker holding the 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
@@ -170,10 +171,8 @@ class ParseWorker:
 
     def _kill(self) -> None:
         if self.pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -240,10 +239,8 @@ def _detach(conn: Connection, ppid: int) -> None:
     if os.getppid() != ppid:
         os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the ingest decides; it kills us if need be
-    try:
+    with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
-    except ValueError:
-        pass
     gc.freeze()  # the parent's objects are never collected here, so none closes a fd of ours
     keep = conn.fileno()
     os.closerange(3, keep)
