@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from index import chunking
-from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
+from index.chunking import Chunk, chunk_document, doc_id_for, embed_text, prepare
 from index.embeddings import BATCH_SIZE, Backend, embed_texts
 from index.limits import Limits, check_size
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
@@ -239,7 +238,7 @@ def _worker(options: IngestOptions) -> ParseWorker:
     def chunk(doc: LoadedDocument, doc_id: str) -> list[Chunk]:
         return chunk_document(doc, doc_id, chunk_size=size, chunk_overlap=overlap)
 
-    return ParseWorker(options.limits, load, chunk, prepare=lambda: chunking.prepare(size, overlap))
+    return ParseWorker(options.limits, load, chunk, prepare=lambda: prepare(size, overlap))
 
 
 def _parse(
