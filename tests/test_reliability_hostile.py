@@ -249,3 +249,51 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+# ---- the UI: a hostile upload is refused with its reason; questions never wait for it -------
+@pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # its pandas ETA statistics
+def test_hostile_uploads_through_the_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from gradio_client import Client, handle_file
+
+    from tests.conftest import CORPUS
+    from tests.test_ui import serve, stop
+
+    served = serve(tmp_path / "data", [CORPUS], parse_timeout=600)
+    try:
+        client = Client(served.url, verbose=False)
+        bomb = docx_bomb(tmp_path / "bomb.docx", text_mb=20)
+        report = client.predict([handle_file(bomb)], api_name="/upload")[0]
+        assert "bomb.docx" in report and "(QA_MAX_ZIP_RATIO)" in report, report
+
+        marker = tmp_path / "worker.pid"
+        real = ingest_module.load
+
+        def stuck_load(path: Path, **kw: object):  # type: ignore[no-untyped-def]
+            if "stuck" in path.name:  # runs in the parse worker: say who we are, then hang
+                marker.write_text(str(os.getpid()))
+                while True:
+                    time.sleep(1)
+            return real(path, **kw)
+
+        monkeypatch.setattr(ingest_module, "load", stuck_load)
+        stuck = tmp_path / "stuck.txt"
+        stuck.write_text("A file whose parser never returns.\n")
+        job = Client(served.url, verbose=False).submit([handle_file(stuck)], api_name="/upload")
+        for _ in range(6000):
+            if marker.exists() and marker.read_text():
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the stuck upload never reached its parser"
+        question = "How many alleged drug traffickers did Mexico extradite to the United States?"
+        answers = [json.loads(client.predict(question, api_name="/ask")) for _ in range(3)]
+        assert not job.done()  # answered while the upload was still stuck in its parser
+        assert all(a["answered"] and a["citations"] for a in answers), answers
+        os.kill(int(marker.read_text()), signal.SIGKILL)  # what the parse timeout would do
+        report = job.result(timeout=300)[0]
+        assert "stuck.txt" in report and "the parser crashed (SIGKILL)" in report, report
+        assert "stuck.txt" not in {d.source for d in served.engine.sources()}
+    finally:
+        stop(served)
