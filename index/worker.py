@@ -98,7 +98,8 @@ class ParseWorker:
     ) -> None:
         self.limits, self.load, self.chunk = limits, load, chunk
         self.prepare = prepare  # run once before the first fork: what every worker inherits
-        self.isolated = limits.parse_timeout is not None or limits.parse_memory_mb is not None
+        limited = limits.parse_timeout is not None or limits.parse_memory_mb is not None
+        self.isolated = limited and hasattr(os, "fork")  # no fork (Windows): parsed in-process
         self.pid = 0
         self.conn: Connection | None = None
         self.started = 0  # workers forked so far (1 unless some were killed)
@@ -251,8 +252,11 @@ def _cap_memory(extra: int | None) -> None:
     """Let the address space grow by `extra` bytes past what the fork inherited."""
     if extra is None:
         return
-    with open("/proc/self/statm") as fh:
-        size = int(fh.read().split()[0]) * resource.getpagesize()
+    try:
+        with open("/proc/self/statm") as fh:
+            size = int(fh.read().split()[0]) * resource.getpagesize()
+    except OSError:  # no /proc (macOS, which does not enforce RLIMIT_AS either): time limit only
+        return
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     want = size + extra
     if hard != resource.RLIM_INFINITY:

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     max_zip_ratio: float = Field(default=100.0, gt=1)  # any one part's compression ratio
     max_html_depth: int = Field(default=512, ge=16)  # nested elements (browsers flatten past 512)
     parse_timeout: float = Field(default=120.0, gt=0)  # seconds to read and chunk one file
-    parse_memory_mb: float = Field(default=1024.0, ge=64)  # what a parse may add to its worker
+    parse_memory_mb: float = Field(default=768.0, ge=64)  # what a parse may add to its worker
     max_question_chars: int = 2000
     ui_auth: str | None = None
 
