@@ -60,7 +60,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], dict[str, str]]] = {
 }
 
 RUNNER = r"""
-import importlib, json, sys, time
+import importlib, json, resource, sys, time
 from pathlib import Path
 from qa import Engine, Settings
 hostile, good, data = map(Path, sys.argv[1:4])
@@ -74,10 +74,14 @@ def load(path, **kw):
     return real(path, **kw)
 ingest.load = load
 print(json.dumps({"start": True}), flush=True)
-t, c = time.monotonic(), time.process_time()
+def kids():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+t, c, k = time.monotonic(), time.process_time(), kids()
 report = engine.ingest([hostile])
 f = report.files[0] if report.files else None
 print(json.dumps({"seconds": time.monotonic() - t, "cpu_s": time.process_time() - c,
+                  "worker_cpu_s": kids() - k,
                   "status": f.status if f else None, "reason": f.reason if f else None,
                   "chunks": report.chunks}), flush=True)
 """
@@ -100,6 +104,18 @@ def _tree(pid: int) -> list[int]:
         except OSError:
             pass
     return out
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds used so far by `pid` and its descendants that are still alive."""
+    ticks = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _kb(path: str, keys: tuple[str, ...]) -> int:
@@ -171,11 +187,12 @@ def run_case(name: str, code: Path, work: Path, timeout: float) -> dict[str, Any
         time.sleep(0.01)
     baseline, _ = memory_mb(proc.pid)
     sampler.reset()
-    t0 = time.monotonic()
+    t0, cpu0, cpu_at_stop = time.monotonic(), _cpu_s(proc.pid), None
     try:
         proc.wait(timeout=timeout)
         stopped = False
     except subprocess.TimeoutExpired:
+        cpu_at_stop = round(_cpu_s(proc.pid) - cpu0, 1)
         for pid in reversed(_tree(proc.pid)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
@@ -189,7 +206,8 @@ def run_case(name: str, code: Path, work: Path, timeout: float) -> dict[str, Any
         "case": name,
         "file_kb": round(hostile.stat().st_size / 1024, 1),
         "seconds": round(result.get("seconds", wall), 2),
-        "cpu_s": round(result["cpu_s"], 2) if "cpu_s" in result else None,
+        "cpu_s": round(result["cpu_s"], 2) if "cpu_s" in result else cpu_at_stop,
+        "worker_cpu_s": round(result["worker_cpu_s"], 2) if "worker_cpu_s" in result else None,
         "stopped_at_timeout": stopped,
         "status": result.get("status", "still running" if stopped else "crashed"),
         "reason": result.get("reason"),

@@ -203,7 +203,10 @@ def ingest(
 
         batch: list[_Parsed] = []
         pending = 0
-        with _worker(options) as worker, ThreadPoolExecutor(max_workers=1) as pool:
+        with (
+            _worker(options, meter.sizes) as worker,
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
             for parsed in pool.map(parse, files):
                 if parsed.doc is None:
                     meter.finished([parsed.path])
@@ -231,14 +234,24 @@ def ingest(
     return report
 
 
-def _worker(options: IngestOptions) -> ParseWorker:
-    """The parse worker of one ingest: `load` is looked up now, so a patched loader is used."""
+def _worker(options: IngestOptions, sizes: dict[Path, int]) -> ParseWorker:
+    """The parse worker of one ingest: `load` is looked up now, so a patched loader is used.
+
+    Before the first fork the splitter is built here, for every worker to inherit; its
+    sentence tokenizer (seconds to import) too, unless every file is too small to hold a
+    paragraph longer than a chunk (English runs ~4 bytes a token), as in a folder of snippets.
+    Were that guess wrong, the worker would import the tokenizer itself: slower, not wrong.
+    """
     size, overlap = options.chunk_size, options.chunk_overlap
+    long = any(n > 4 * size for n in sizes.values())
 
     def chunk(doc: LoadedDocument, doc_id: str) -> list[Chunk]:
         return chunk_document(doc, doc_id, chunk_size=size, chunk_overlap=overlap)
 
-    return ParseWorker(options.limits, load, chunk, prepare=lambda: prepare(size, overlap))
+    def warm() -> None:
+        prepare(size, overlap, sentences=long)
+
+    return ParseWorker(options.limits, load, chunk, prepare=warm)
 
 
 def _parse(
