@@ -118,7 +118,10 @@ class ParseWorker:
             except (MemoryError, RecursionError, LoadError) as e:
                 raise LoadError(explain(e, self.limits)) from None
         conn = self._connection()
-        conn.send((path, doc_id))
+        try:
+            conn.send((path, doc_id))
+        except OSError:  # it died between two files: say how, and start afresh next time
+            raise LoadError(self._died()) from None
         timeout = self.limits.parse_timeout
         if not conn.poll(timeout):
             self._kill()
