@@ -212,9 +212,7 @@ def _serve(conn: Connection, ppid: int, limits: Limits, load: Loader, chunk: Chu
         reply: tuple[str, Any]
         try:
             reply = ("ok", parse_file(path, doc_id, limits, load, chunk))
-        except MemoryError as e:
-            reply = ("restart", explain(e, limits))
-        except BaseException as e:
+        except BaseException as e:  # a MemoryError leaves the heap at its ceiling: restart
             reply = ("restart" if _has_memory_error(e) else "failed", explain(e, limits))
         try:
             conn.send(reply)
@@ -248,7 +246,8 @@ def _detach(conn: Connection, ppid: int) -> None:
     gc.freeze()  # the parent's objects are never collected here, so none closes a fd of ours
     keep = conn.fileno()
     os.closerange(3, keep)
-    os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    most = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    os.closerange(keep + 1, 1 << 20 if most == resource.RLIM_INFINITY else most)
 
 
 def _cap_memory(extra: int | None) -> None:
