@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint bench chroma soak browser wheel-check clean
+.PHONY: install run test lint bench bench-hostile chroma soak browser wheel-check clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,10 @@ soak: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# hostile inputs: time to refusal, peak memory, /ask latency during a hostile upload
+bench-hostile: install
+	$(BIN)/python -m bench.hostile
 
 chroma: install
 	$(BIN)/chroma run --path .qa-data/chroma-server --host 127.0.0.1 --port $(or $(QA_CHROMA_PORT),8000)

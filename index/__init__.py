@@ -13,6 +13,7 @@ from index.embeddings import (
     embed_texts,
 )
 from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
+from index.limits import LimitError, Limits
 from index.loaders import LOADER_VERSION, SUPPORTED, LoadedDocument, LoadError, PageSpan, load
 from index.store import (
     ChunkRecord,
@@ -40,6 +41,8 @@ __all__ = [
     "IndexMismatch",
     "IngestOptions",
     "IngestReport",
+    "LimitError",
+    "Limits",
     "LoadError",
     "LoadedDocument",
     "PageSpan",

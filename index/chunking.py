@@ -56,6 +56,16 @@ def _splitter(chunk_size: int, chunk_overlap: int):  # type: ignore[no-untyped-d
     )
 
 
+def prepare(chunk_size: int, chunk_overlap: int, *, sentences: bool = True) -> None:
+    """Build the splitter now (imports llama-index and the tokenizer), so that a parse worker
+    forked afterwards inherits it instead of importing it again. With `sentences`, also split
+    a paragraph longer than a chunk once: that loads the sentence tokenizer the splitter
+    needs only for such paragraphs (NLTK, which pulls in scikit-learn: seconds, ~100 MB)."""
+    splitter = _splitter(chunk_size, chunk_overlap)
+    if sentences:
+        splitter.split_text("Warm up the splitter. " * 2 * chunk_size)
+
+
 def chunk_document(
     doc: LoadedDocument, doc_id: str, *, chunk_size: int, chunk_overlap: int
 ) -> list[Chunk]:

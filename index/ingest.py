@@ -2,9 +2,10 @@
 
 Unchanged files (same SHA-256 at the same path) are skipped without being parsed; changed
 files replace their old chunks; files gone from an ingested folder are removed. Parsing
-runs in a thread ahead of the embedder and writes run beside it (the runtimes release the
-GIL), and chunks from many small files are embedded together in large batches, since the
-model is the bottleneck.
+runs ahead of the embedder, in a worker process with a time limit and a memory ceiling
+(index/worker.py) under the limits of index/limits.py; writes run beside the encoder, and
+chunks from many small files are embedded together in large batches, since the model is the
+bottleneck.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from index.chunking import Chunk, chunk_document, doc_id_for, embed_text
+from index.chunking import Chunk, chunk_document, doc_id_for, embed_text, prepare
 from index.embeddings import Backend, Precision, embed_texts
+from index.limits import Limits, check_size
 from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
 from index.store import Store
 from index.tuning import Auto, EncoderChoice, choose_encoder
+from index.worker import ParseWorker
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class IngestOptions:
     embed_batch_size: int | None = None  # None, "auto": timed on this machine (index.tuning)
     embed_backend: Backend | Auto = "auto"
     embed_precision: Precision | Auto = "auto"
-    max_file_bytes: int | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def encoder(self) -> EncoderChoice:
         choice = choose_encoder(self.embed_backend, self.embed_precision, self.embed_batch_size)
@@ -206,7 +209,7 @@ def ingest(
         shas: dict[str, str] = {}  # content seen in this run, to catch twins within it
 
         def parse(path: Path) -> _Parsed:
-            return _parse(store, path, known, shas, options)
+            return _parse(store, path, known, shas, options, worker)
 
         batch: list[_Parsed] = []
         pending = 0
@@ -214,7 +217,11 @@ def ingest(
         # The encoder never waits for a write: batch k is written (Chroma + SQLite, here on
         # this thread, the store's only user) while batch k+1 is embedded on the other.
         writing: Future[_Embedded] | None = None
-        with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as embedder:
+        with (
+            _worker(options, meter.sizes) as worker,
+            ThreadPoolExecutor(1) as pool,
+            ThreadPoolExecutor(1) as embedder,
+        ):
             for parsed in pool.map(parse, files):
                 if parsed.doc is None:
                     meter.finished([parsed.path])
@@ -250,12 +257,37 @@ def ingest(
     return report
 
 
+def _worker(options: IngestOptions, sizes: dict[Path, int]) -> ParseWorker:
+    """The parse worker of one ingest: `load` is looked up now, so a patched loader is used.
+
+    Before the first fork the splitter is built here, for every worker to inherit; its
+    sentence tokenizer (seconds to import) too, unless every file is too small to hold a
+    paragraph longer than a chunk (English runs ~4 bytes a token), as in a folder of snippets.
+    Were that guess wrong, the worker would import the tokenizer itself: slower, not wrong.
+    """
+    size, overlap = options.chunk_size, options.chunk_overlap
+    long = any(n > 4 * size for n in sizes.values())
+
+    def chunk(doc: LoadedDocument, doc_id: str) -> list[Chunk]:
+        return chunk_document(doc, doc_id, chunk_size=size, chunk_overlap=overlap)
+
+    def warm() -> None:
+        prepare(size, overlap, sentences=long)
+
+    return ParseWorker(options.limits, load, chunk, prepare=warm)
+
+
 def _parse(
-    store: Store, path: Path, known: dict[str, Any], shas: dict[str, str], options: IngestOptions
+    store: Store,
+    path: Path,
+    known: dict[str, Any],
+    shas: dict[str, str],
+    options: IngestOptions,
+    worker: ParseWorker,
 ) -> _Parsed:
     doc_id = doc_id_for(str(path))
     try:
-        check_file(path, max_bytes=options.max_file_bytes)  # before hashing a huge file
+        check_size(check_file(path), options.limits)  # before hashing a huge file
         old = known.get(str(path))
         for _attempt in range(3):  # a file being rewritten: read it again, a few times
             sha = _sha256(path)
@@ -264,16 +296,14 @@ def _parse(
             twin = _twin(store, path, sha, shas)
             if twin is not None:
                 return _Parsed(path, doc_id, "duplicate", reason=f"same content as {twin}")
-            doc = load(path, max_bytes=options.max_file_bytes)
-            if doc.sha256 == sha:
+            parsed = worker.parse(path, doc_id)  # nothing is written for a file that fails here
+            if parsed.doc.sha256 == sha:
                 break
         else:
             return _Parsed(
                 path, doc_id, "failed", reason="file kept changing while being read; ingest again"
             )
-        chunks = chunk_document(
-            doc, doc_id, chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap
-        )
+        doc, chunks = parsed.doc, parsed.chunks
         if not chunks:
             return _Parsed(path, doc_id, "failed", reason="no text to index")
         shas[sha] = str(path)

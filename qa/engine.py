@@ -8,6 +8,7 @@ LLM error is translated here into the one exception tree of qa.errors.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 import threading
@@ -74,6 +75,12 @@ class Engine:
             "loader_version": index.LOADER_VERSION,
         }
 
+    def limits(self) -> index.Limits:
+        """What one file may cost to ingest; a refusal names the QA_* setting that raises it."""
+        names = [f.name for f in dataclasses.fields(index.Limits) if f.name != "env_prefix"]
+        prefix = str(self.settings.model_config.get("env_prefix", ""))
+        return index.Limits(**{n: getattr(self.settings, n) for n in names}, env_prefix=prefix)
+
     @property
     def store(self) -> Store:
         with self._open_lock:
@@ -109,7 +116,7 @@ class Engine:
             embed_batch_size=s.embed_batch_size,
             embed_backend=s.embed_backend,
             embed_precision=s.embed_precision,
-            max_file_bytes=int(s.max_file_mb * 2**20),
+            limits=self.limits(),
         )
         with translated():
             return index.ingest(self.store, paths, options, progress)

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
 
     max_file_mb: float = 50.0
     max_upload_mb: float = 50.0
+    # What one file may cost once opened (index/limits.py): a 91 KB DOCX can hold 20 MB of text.
+    max_text_mb: float = Field(default=20.0, gt=0)  # extracted text, in 2**20 characters
+    max_chunks: int = Field(default=30_000, ge=1)  # chunks of one document
+    max_unzipped_mb: float = Field(default=200.0, gt=0)  # a DOCX's parts, uncompressed
+    max_zip_ratio: float = Field(default=100.0, gt=1)  # any one part's compression ratio
+    max_html_depth: int = Field(default=512, ge=16)  # nested elements (browsers flatten past 512)
+    parse_timeout: float = Field(default=120.0, gt=0)  # seconds to read and chunk one file
+    parse_memory_mb: float = Field(default=768.0, ge=64)  # what a parse may add to its worker
     max_question_chars: int = 2000
     ui_auth: SecretStr | None = None
 

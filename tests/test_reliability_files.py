@@ -246,7 +246,9 @@ def test_a_huge_file_is_refused_without_being_read(zoo) -> None:
     t0 = time.monotonic()
     report = engine.ingest([d / "huge.txt"])
     assert time.monotonic() - t0 < 5
-    assert report.failed == [(str(d / "huge.txt"), "file is 4096 MB, over the 1 MB limit")]
+    assert report.failed == [
+        (str(d / "huge.txt"), "file is 4096 MB, over the 1 MB limit (QA_MAX_FILE_MB)")
+    ]
 
 
 @pytest.mark.parametrize(
