@@ -50,7 +50,9 @@ def read_pdf(data: bytes) -> tuple[str, str, list[tuple[int, int]]]:
     finally:
         doc.close()
     _drop_running_heads(pages)
-    text, spans = _assemble([_units(lines) for lines, _ in pages])
+    every = [ln for lines, _ in pages for ln in lines]
+    margins = (min((ln.x0 for ln in every), default=0.0), max((ln.x1 for ln in every), default=0.0))
+    text, spans = _assemble([_units(lines, margins) for lines, _ in pages])
     return text, title, spans
 
 
@@ -119,11 +121,10 @@ def _edges(lines: list[Line]) -> list[Line]:
     return lines[:_EDGE] + lines[max(_EDGE, len(lines) - _EDGE) :]
 
 
-def _units(lines: list[Line]) -> list[Unit]:
-    """The page as paragraphs and table rows, in reading order."""
+def _units(lines: list[Line], margins: tuple[float, float]) -> list[Unit]:
+    """The page as paragraphs and table rows, in reading order (margins: the document's)."""
     units: list[Unit] = []
-    right = max((ln.x1 for ln in lines), default=0.0)
-    left = min((ln.x0 for ln in lines), default=0.0)
+    left, right = margins
     i = 0
     for table in [*find_tables(lines), None]:
         stop = table.start if table else len(lines)
