@@ -24,6 +24,8 @@ _BULLETS = frozenset("•●◦▪■○–-·*")
 _PAGE_NUMBER = re.compile(
     r"^(page\s+)?([-–]\s*)?(\d{1,3}|[ivxlc]{1,6})(\s*[-–])?(\s*(of|/)\s*\d{1,4})?$", re.I
 )
+_NOT_TITLES = frozenset({"table of contents", "contents", "index"})
+_TRAILING_NUMBER = re.compile(r"[\s|·–-]*(page\s*)?\d+\s*$", re.I)
 _OPEN_END = re.compile(r"[^.!?:;\"”’)\]]$")
 
 
@@ -49,7 +51,9 @@ def read_pdf(data: bytes) -> tuple[str, str, list[tuple[int, int]]]:
         title = str((doc.get_metadata_dict() or {}).get("Title") or "").strip()
     finally:
         doc.close()
-    _drop_running_heads(pages)
+    running = _drop_running_heads(pages)
+    if not _wordy(title):  # "0000320193-23-000064": an archive id, not a title
+        title = running if _wordy(running) else ""
     every = [ln for lines, _ in pages for ln in lines]
     margins = (min((ln.x0 for ln in every), default=0.0), max((ln.x1 for ln in every), default=0.0))
     text, spans = _assemble([_units(lines, margins) for lines, _ in pages])
@@ -95,16 +99,21 @@ def _head_key(line: Line) -> str:
     return re.sub(r"\d+", "#", " ".join(line.text.lower().split()))
 
 
-def _drop_running_heads(pages: list[tuple[list[Line], float]]) -> None:
+def _drop_running_heads(pages: list[tuple[list[Line], float]]) -> str:
     """Remove page numbers and the edge lines (first or last few) that recur on most pages.
 
     Position on the page is no guide (a filing printed to scale keeps its page number in the
     middle of the sheet), so the test is being at the edge of the page's text and recurring.
+    Returns the commonest running head, page number cut off: it names the document
+    ("Apple Inc. | Q2 2023 Form 10-Q"), so it is kept apart as a title candidate.
     """
     if len(pages) < 2:
-        return
+        return ""
     counts: Counter[str] = Counter()
+    first_seen: dict[str, str] = {}
     for lines, _ in pages:
+        for ln in _edges(lines):
+            first_seen.setdefault(_head_key(ln), ln.text)
         counts.update({_head_key(ln) for ln in _edges(lines)})
     recurring = {k for k, n in counts.items() if n >= max(2, len(pages) // 2)}
     for lines, _ in pages:
@@ -115,6 +124,12 @@ def _drop_running_heads(pages: list[tuple[list[Line], float]]) -> None:
             if id(ln) not in edge
             or not (_head_key(ln) in recurring or _PAGE_NUMBER.match(ln.text.strip()))
         ]
+    named = [k for k, _ in counts.most_common() if k in recurring and k not in _NOT_TITLES]
+    return _TRAILING_NUMBER.sub("", first_seen[named[0]]).strip() if named else ""
+
+
+def _wordy(title: str) -> bool:
+    return len(re.findall(r"[^\W\d_]{2,}", title)) >= 2
 
 
 def _edges(lines: list[Line]) -> list[Line]:
