@@ -20,7 +20,9 @@ _UNIT_NOTE = re.compile(
     r"^\(?[^()]*\b(millions?|thousands?|billions?|except|unaudited|in \$|percent)\b[^()]*\)?$",
     re.IGNORECASE,
 )
+_PERIOD = re.compile(r"\b(ended|as of|months|weeks|quarter|year)\b", re.IGNORECASE)
 _MAX_HEADER_LINES = 5
+_Columns = list[tuple[float, float]]
 _MAX_INNER_LINES = 3  # lines without figures (section labels) a table may hold between rows
 
 
@@ -61,8 +63,10 @@ def _row_parts(line: Line) -> _Parts | None:
     if not segs or not all(is_value(s.text) or s.text in ("$", "%", "(", ")") for s in segs):
         return None
     figures = [s for s in segs if is_value(s.text)]
-    if not label and (len(figures) < 2 or all(is_year(s.text) for s in figures)):
-        return None  # "2023   2022" over the columns is a header; a lone figure, a page number
+    if len({s.text for s in figures}) >= 2 and all(is_year(s.text) for s in figures):
+        return None  # "2023   2022" over the columns is a header, not a row
+    if not label and len(figures) < 2:
+        return None  # a lone figure without a label: a page number, a footnote
     if not figures:
         return None
     return label, segs
@@ -96,9 +100,13 @@ def _extend(lines: list[Line], rows: list[_Parts | None], first: int) -> int:
     return last
 
 
-def _columns(rows: list[_Parts | None]) -> list[tuple[float, float]]:
+def _columns(rows: list[_Parts | None]) -> _Columns:
+    """The x-ranges figures occupy, from labelled rows when there are any (a figure that
+    ends a wrapped label, "... and $(32)", stands in the label column, not a column)."""
+    found = [r for r in rows if r]
+    labelled = [r for r in found if r[0]] or found
     spans = sorted(
-        (s.x0, s.x1) for r in rows if r for s in r[1] if s.text not in ("$", "%", "(", ")")
+        (s.x0, s.x1) for r in labelled for s in r[1] if s.text not in ("$", "%", "(", ")")
     )
     columns: list[list[float]] = []
     for x0, x1 in spans:
@@ -109,7 +117,7 @@ def _columns(rows: list[_Parts | None]) -> list[tuple[float, float]]:
     return [(a, b) for a, b in columns]
 
 
-def _covered(seg: Segment, columns: list[tuple[float, float]], size: float) -> list[int]:
+def _covered(seg: Segment, columns: _Columns, size: float) -> list[int]:
     """Columns a header segment stands over: those whose centre it spans, else the nearest."""
     spanned = [
         j for j, (a, b) in enumerate(columns) if seg.x0 - size <= (a + b) / 2 <= seg.x1 + size
@@ -122,14 +130,26 @@ def _covered(seg: Segment, columns: list[tuple[float, float]], size: float) -> l
     return [j] if seg.x0 <= b + 2 * size and seg.x1 >= a - 2 * size else []
 
 
-def _is_header(line: Line, columns: list[tuple[float, float]]) -> bool:
-    left = columns[0][0] - 4 * line.size
-    return all(s.x0 >= left and _covered(s, columns, line.size) for s in line.segments)
+def _header_segments(line: Line, columns: _Columns) -> tuple[str, list[Segment]] | None:
+    """(stub, segments over the columns) if the line heads columns, else None.
+
+    A header line may begin with a stub over the label column ("(In millions) Shares
+    Amount ..."): at least two more segments must then stand over the columns.
+    """
+    left = columns[0][0] - 3 * line.size  # a header is centred over the figures, not left of them
+    segs, stub = line.segments, ""
+    if segs[0].x0 < left and len(segs) >= 3:
+        stub, segs = segs[0].text, segs[1:]
+    if all((s.x0 + s.x1) / 2 >= left and _covered(s, columns, line.size) for s in segs):
+        return stub, segs
+    return None
 
 
-def _header_start(
-    lines: list[Line], first: int, columns: list[tuple[float, float]], floor: int
-) -> int:
+def _is_header(line: Line, columns: _Columns) -> bool:
+    return _header_segments(line, columns) is not None
+
+
+def _header_start(lines: list[Line], first: int, columns: _Columns, floor: int) -> int:
     start = first
     k = first - 1
     while k >= floor and first - k <= _MAX_HEADER_LINES:
@@ -138,8 +158,8 @@ def _header_start(
             break
         if _is_header(line, columns) or _UNIT_NOTE.match(line.text):
             start = k
-        elif not (k == first - 1 and len(line.segments) == 1 and line.x1 < columns[0][0]):
-            break  # a wrapped row label just above the first row belongs to the table
+        elif not (len(line.segments) == 1 and line.x1 < columns[0][0]):
+            break  # section labels ("ASSETS", "Current assets:") may stand under the headers
         k -= 1
     while (
         start < first
@@ -150,24 +170,23 @@ def _header_start(
     return start
 
 
-def _render(
-    lines: list[Line], rows: list[_Parts | None], columns: list[tuple[float, float]]
-) -> list[str]:
+def _render(lines: list[Line], rows: list[_Parts | None], columns: _Columns) -> list[str]:
     """One string per row, headers carried into each; label lines stay lines of their own."""
     headers: list[list[str]] = [[] for _ in columns]
     out: list[str] = []
     in_header = False
     wrapped = ""
     for i, (line, row) in enumerate(zip(lines, rows, strict=True)):
-        if (
-            row is None
-            and not wrapped
-            and _is_header(line, columns)
-            and not _UNIT_NOTE.match(line.text)
-        ):
+        head = _header_segments(line, columns) if row is None and not wrapped else None
+        if head is not None and not _UNIT_NOTE.match(line.text):
             if not in_header:
                 headers = [[] for _ in columns]
-            for seg in line.segments:
+            stub, segs = head
+            if _PERIOD.search(stub):  # "Three Months Ended September 30," | 2022 | 2021
+                headers = [[stub, *h] for h in headers]
+            elif stub:
+                out.append(stub)
+            for seg in segs:
                 for j in _covered(seg, columns, line.size):
                     headers[j].append(seg.text)
             in_header = True
@@ -190,14 +209,14 @@ def _render(
 
 
 def _cells(
-    segs: list[Segment], columns: list[tuple[float, float]], headers: list[list[str]]
+    segs: list[Segment], columns: _Columns, headers: list[list[str]]
 ) -> list[tuple[list[str], str]]:
     cells: list[tuple[list[str], str]] = []
     for value, parts in merge_split_figures([s.text for s in segs]):
         seg = next((segs[p] for p in parts if is_value(segs[p].text)), segs[parts[-1]])
         mid = (seg.x0 + seg.x1) / 2
         j = min(range(len(columns)), key=lambda j: _distance(columns[j], mid))
-        cells.append((headers[j], value))
+        cells.append((headers[j], value.replace(" )", ")")))
     return cells
 
 
