@@ -171,41 +171,58 @@ def _header_start(lines: list[Line], first: int, columns: _Columns, floor: int) 
 
 
 def _render(lines: list[Line], rows: list[_Parts | None], columns: _Columns) -> list[str]:
-    """One string per row, headers carried into each; label lines stay lines of their own."""
+    """One string per row, headers carried into each; label lines stay lines of their own.
+
+    A label line naming a period ("Three Months Ended July 30, 2023") heads the rows below
+    it as well, so each of them still says which period its figures belong to.
+    """
     headers: list[list[str]] = [[] for _ in columns]
     out: list[str] = []
-    in_header = False
-    wrapped = ""
+    in_header, wrapped, period = False, "", ""
     for i, (line, row) in enumerate(zip(lines, rows, strict=True)):
         head = _header_segments(line, columns) if row is None and not wrapped else None
         if head is not None and not _UNIT_NOTE.match(line.text):
-            if not in_header:
-                headers = [[] for _ in columns]
-            stub, segs = head
-            if _PERIOD.search(stub):  # "Three Months Ended September 30," | 2022 | 2021
-                headers = [[stub, *h] for h in headers]
-            elif stub:
-                out.append(stub)
-            for seg in segs:
-                for j in _covered(seg, columns, line.size):
-                    headers[j].append(seg.text)
-            in_header = True
+            fresh = headers if in_header else [[] for _ in columns]
+            headers = _add_header(fresh, head, out, columns, line.size)
+            in_header, period = True, ""
             continue
         in_header = False
         if row is None:
             nxt = rows[i + 1] if i + 1 < len(rows) else None
             if nxt is not None and (not nxt[0] or nxt[0][:1].islower()):
                 wrapped = f"{wrapped} {line.text}".strip()  # the label goes on below
-            else:
-                out.append(f"{wrapped} {line.text}".strip())
-                wrapped = ""
+                continue
+            out.append(f"{wrapped} {line.text}".strip())
+            if _PERIOD.search(out[-1]) and not out[-1].endswith(":"):
+                period = out[-1]
+            wrapped = ""
             continue
         label = f"{wrapped} {row[0]}".strip()
         wrapped = ""
-        out.append(render_row(label, _cells(row[1], columns, headers)))
+        heads = [[period, *h] for h in headers] if period else headers
+        out.append(render_row(label, _cells(row[1], columns, heads)))
     if wrapped:
         out.append(wrapped)
     return out
+
+
+def _add_header(
+    headers: list[list[str]],
+    head: tuple[str, list[Segment]],
+    out: list[str],
+    columns: _Columns,
+    size: float,
+) -> list[list[str]]:
+    """Stack one header line's texts onto the columns they stand over."""
+    stub, segs = head
+    if _PERIOD.search(stub):  # "Three Months Ended September 30," | 2022 | 2021
+        headers = [[stub, *h] for h in headers]
+    elif stub:
+        out.append(stub)
+    for seg in segs:
+        for j in _covered(seg, columns, size):
+            headers[j].append(seg.text)
+    return headers
 
 
 def _cells(
