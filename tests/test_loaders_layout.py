@@ -203,6 +203,6 @@ def test_pdf_safety_limit_is_told_apart_from_corruption(
     with pytest.raises(LoadError, match=r"^PDF over a safety limit: 2 pages \(at most 1"):
         load(tmp_path / "two.pdf")
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4\n1 0 obj <<\x00garbage\n%%EOF")
-    with pytest.raises(LoadError, match="^corrupt PDF"):
+    with pytest.raises(LoadError, match=r"^corrupt PDF"):
         load(tmp_path / "bad.pdf")
     assert loaders.LOADER_VERSION >= 5
