@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from index.pdf_lines import Line, page_lines
+from index.pdf_lines import Line, page_lines, reading_order
 from index.pdf_tables import find_tables
 
 MAX_PAGES = 10_000  # bounds the work one file may ask for; real filings have a few hundred
@@ -85,7 +85,8 @@ def _reason(e: Exception) -> str:
 def _lines_of(doc: Any, index: int) -> tuple[list[Line], float]:
     page = doc[index]
     try:
-        return page_lines(page, max_glyphs=MAX_PAGE_GLYPHS)
+        lines, height = page_lines(page, max_glyphs=MAX_PAGE_GLYPHS)
+        return reading_order(lines), height
     except OverflowError:
         raise PdfError(
             f"PDF over a safety limit: page {index + 1} holds more than "

@@ -132,3 +132,35 @@ def _line(glyphs: list[_Glyph]) -> Line:
 def _segment(words: list[list[_Glyph]]) -> Segment:
     spans = [("".join(g.ch for g in w), w[0].x0, max(g.x1 for g in w)) for w in words]
     return Segment(" ".join(t for t, _, _ in spans), spans[0][1], spans[-1][2], spans)
+
+
+def reading_order(lines: list[Line]) -> list[Line]:
+    """Lines in reading order: a two-column page reads down the left column, then the right.
+
+    A page is two-column when most of its lines are two runs of prose either side of one
+    gutter; lines that cross the gutter before the columns start (a title) come first.
+    """
+    pairs = [
+        ln for ln in lines if len(ln.segments) == 2 and all(len(s.text) >= 15 for s in ln.segments)
+    ]
+    wider = sum(len(ln.segments) > 2 for ln in lines)  # three runs a line: a table of words
+    if len(pairs) < max(5, 0.4 * len(lines)) or wider > 0.1 * len(lines):
+        return lines
+    gaps = sorted((ln.segments[0].x1 + ln.segments[1].x0) / 2 for ln in pairs)
+    gutter = gaps[len(gaps) // 2]
+    if sum(ln.segments[0].x1 < gutter < ln.segments[1].x0 for ln in pairs) < 0.9 * len(pairs):
+        return lines
+    head: list[Line] = []
+    left: list[Line] = []
+    right: list[Line] = []
+    for ln in lines:
+        if any(s.x0 < gutter < s.x1 for s in ln.segments):
+            (head if not left and not right else left).append(ln)
+            continue
+        for side, segs in (
+            (left, [s for s in ln.segments if s.x1 <= gutter]),
+            (right, [s for s in ln.segments if s.x0 >= gutter]),
+        ):
+            if segs:
+                side.append(Line(segs, ln.top, ln.bottom, ln.size))
+    return head + left + right

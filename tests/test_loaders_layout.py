@@ -206,3 +206,31 @@ def test_pdf_safety_limit_is_told_apart_from_corruption(
     with pytest.raises(LoadError, match=r"^corrupt PDF"):
         load(tmp_path / "bad.pdf")
     assert loaders.LOADER_VERSION >= 5
+
+
+def test_pdf_two_column_page_reads_down_the_left_column_first(tmp_path: Path) -> None:
+    c = _canvas(tmp_path / "cols.pdf")
+    c.drawString(72, 740, "Field notes from the northern survey")
+    left = [
+        "The survey team reached the ridge",
+        "before noon and counted nineteen",
+        "nesting pairs along the cliff edge.",
+        "Weather held through the afternoon.",
+        "Camp was made beside the old cairn.",
+    ]
+    right = [
+        "On the second day the team walked",
+        "south along the shore and found",
+        "the tidal pools full of young fish.",
+        "Rain arrived late in the evening.",
+        "The boat returned them on Friday.",
+    ]
+    for i, (a, b) in enumerate(zip(left, right, strict=True)):
+        c.drawString(72, 700 - 12 * i, a)
+        c.drawString(320, 700 - 12 * i, b)
+    c.save()
+    text = load(tmp_path / "cols.pdf").text
+    assert text.startswith("Field notes from the northern survey\n")
+    assert text.index("nineteen nesting pairs") < text.index("On the second day")
+    assert "counted nineteen nesting pairs along the cliff edge." in text
+    assert "found the tidal pools full of young fish." in text
