@@ -138,7 +138,7 @@ def _header_segments(line: Line, columns: _Columns) -> tuple[str, list[Segment]]
     """
     left = columns[0][0] - 3 * line.size  # a header is centred over the figures, not left of them
     segs, stub = line.segments, ""
-    if segs[0].x0 < left and len(segs) >= 3:
+    if segs[0].x1 < left and len(segs) >= 3:
         stub, segs = segs[0].text, segs[1:]
     if all((s.x0 + s.x1) / 2 >= left and _covered(s, columns, line.size) for s in segs):
         return stub, segs
