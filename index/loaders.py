@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import io
 import logging
 import os
 import stat
@@ -20,9 +19,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes: the index fingerprint records it, so old text is rebuilt.
-LOADER_VERSION = (
-    4  # 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline; 4: no # in titles
-)
+LOADER_VERSION = 5
+# 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline; 4: no # in titles;
+# 5: PDFs read by PDFium as whole paragraphs, tables in every format as labelled rows
 SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
 
@@ -196,109 +195,30 @@ def _read_text(data: bytes) -> tuple[str, str, list[PageSpan]]:
 
 
 def _read_pdf(data: bytes) -> tuple[str, str, list[PageSpan]]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from index.pdf import PdfError, read_pdf
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError("encrypted PDF (needs a password)")
-        parts: list[str] = []
-        pages: list[PageSpan] = []
-        pos = 0
-        for number, page in enumerate(reader.pages, start=1):
-            page_text = (page.extract_text() or "").strip()
-            if parts:
-                parts.append("\n\n")
-                pos += 2
-            parts.append(page_text)
-            pages.append(PageSpan(number, pos, pos + len(page_text)))
-            pos += len(page_text)
-        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
-    except LoadError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AssertionError) as e:
-        raise LoadError(
-            f"corrupt PDF: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-        ) from None
-    except Exception as e:  # pypdf raises many kinds on broken files
-        if "crypt" in str(e).lower() or type(e).__name__ == "DependencyError":
-            raise LoadError("encrypted PDF (cannot be decrypted here)") from None
-        raise LoadError(f"corrupt PDF: {type(e).__name__}") from None
-    text = "".join(parts)
+        text, title, spans = read_pdf(data)
+    except PdfError as e:
+        raise LoadError(str(e)) from None
     if not text.strip():
         raise LoadError("PDF has no text layer (scanned image?); OCR is not supported")
+    pages = [PageSpan(n, start, end) for n, (start, end) in enumerate(spans, start=1)]
     return text, title, pages
 
 
-_HTML_BLOCKS = [
-    "p",
-    "div",
-    "br",
-    "li",
-    "ul",
-    "ol",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "tr",
-    "table",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "nav",
-    "blockquote",
-    "pre",
-    "dd",
-    "dt",
-    "dl",
-    "figure",
-    "figcaption",
-    "hr",
-    "main",
-    "aside",
-    "td",
-    "th",
-    "caption",
-]
-
-
 def _read_html(data: bytes) -> tuple[str, str, list[PageSpan]]:
-    from bs4 import BeautifulSoup
+    from index.markup import read_html
 
-    soup = BeautifulSoup(decode_text(data), "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
-        tag.decompose()
-    for tag in soup(_HTML_BLOCKS):  # only blocks break lines: <b>, <a>, <span> stay inline
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
-    return "\n".join(line for line in lines if line), title, []
+    text, title = read_html(decode_text(data))
+    return text, title, []
 
 
 def _read_docx(data: bytes) -> tuple[str, str, list[PageSpan]]:
-    import zipfile
+    from index.markup import read_docx
 
-    from docx import Document as DocxDocument
-
-    try:
-        doc = DocxDocument(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise LoadError(f"corrupt DOCX: {type(e).__name__}") from None
-    except Exception as e:
-        raise LoadError(f"corrupt DOCX: {type(e).__name__}") from None
-    blocks = [p.text for p in doc.paragraphs if p.text.strip()]
-    for table in doc.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells]
-            if any(cells):
-                blocks.append(" | ".join(cells))
-    return "\n".join(blocks), doc.core_properties.title or "", []
+    text, title = read_docx(data)
+    return text, title, []
 
 
 _READERS: dict[str, Reader] = {
