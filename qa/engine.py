@@ -20,6 +20,7 @@ import index
 from index import DocumentInfo, IngestReport, Store
 from qa import extractive
 from qa.errors import IndexBusyError, IndexMismatchError, InputError, QAError, StoreUnavailableError
+from qa.features import Evidence, gather
 from qa.retrieve import retrieve
 from qa.settings import Settings, get_settings
 from qa.types import Answer, Passage
@@ -228,6 +229,10 @@ class Engine:
         yield from _words(answer.text)
         yield answer
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of texts with this engine's encoder (normalised: dot = cosine)."""
+        return self._embed(texts)
+
     def _embed(self, texts: list[str]) -> list[list[float]]:
         """Vectors of sentences, with this engine's encoder (scoring and citing answers)."""
         return index.embed_texts(texts, self.settings.embed_batch_size, self.settings.embed_backend)
@@ -261,11 +266,21 @@ class Engine:
             text=result.text,
             answered=result.answered,
             citations=result.citations,
+            short=result.short,
+            refusal_reason=result.reason,
             mode="extractive",
             timings_ms={"answer": (time.perf_counter() - t0) * 1000},
             retrieved=passages,
             search_query=search_query or question,
         )
+
+    def evidence(self, question: str, passages: list[Passage]) -> Evidence:
+        """The units, candidates and features the offline selector reads (for training it)."""
+        q = self.check_question(question)
+        with translated():
+            return gather(
+                q, passages, self._embed, lambda p: (self.store.document_text(p) or (None,))[0]
+            )
 
     def close(self) -> None:
         if self._store is not None:
