@@ -21,6 +21,7 @@ from index import DocumentInfo, IngestReport, Store
 from qa import extractive
 from qa.errors import IndexBusyError, IndexMismatchError, InputError, QAError, StoreUnavailableError
 from qa.features import Evidence, gather
+from qa.followup import resolve
 from qa.retrieve import retrieve
 from qa.settings import Settings, get_settings
 from qa.types import Answer, Passage
@@ -31,11 +32,6 @@ History = list[dict[str, str]]  # [{"role": "user"|"assistant", "content": str},
 StreamEvent = str | Answer  # text deltas, then the final Answer (with its citations)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FOLLOW_UP = re.compile(
-    r"^(and|but|so|also|what about|how about)\b|\b(it|its|that|this|those|these|they|them|"
-    r"their|he|him|his|she|her|there|then)\b",
-    re.IGNORECASE,
-)
 
 
 @contextlib.contextmanager
@@ -255,7 +251,7 @@ class Engine:
 
         with translated():
             result = extractive.answer(
-                question,
+                search_query or question,
                 passages,
                 self._embed,
                 lambda path: (doc(path) or (None,))[0],
@@ -303,11 +299,9 @@ def _valid_unicode(text: str) -> str:
 
 
 def condense(question: str, history: History) -> str:
-    """Offline follow-up handling: a short question that points back borrows the last subject."""
-    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not previous or len(question.split()) > 12 or not _FOLLOW_UP.search(question):
-        return question
-    return f"{previous[-1]} {question}"
+    """Offline follow-up handling: the question made standalone against the conversation
+    (its named entities and the previous answer's cited text; see qa.followup)."""
+    return resolve(question, history)
 
 
 def _words(text: str) -> Iterator[str]:

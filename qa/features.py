@@ -133,7 +133,7 @@ def unit_features(
     return rows
 
 
-def _closeness(
+def closeness(
     prof: QuestionProfile, text: str, cand: cands.Candidate, idf: dict[str, float]
 ) -> tuple[float, float]:
     """How near the question's words stand around the candidate in its sentence (0..1)."""
@@ -172,7 +172,7 @@ def candidate_features(
     counts = Counter(cands.normal(c.text) for _, c, _, _ in found)
     rows = []
     for i, c, match, inq in found:
-        close, nearest = _closeness(prof, units[i].text, c, idf)
+        close, nearest = closeness(prof, units[i].text, c, idf)
         multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
         rows.append([match, close, nearest, inq, math.log(counts[cands.normal(c.text)]), multi])
     return [(i, c) for i, c, _, _ in found], rows
