@@ -47,11 +47,11 @@ from qa import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-L2 = 1.0
+L2 = 5.0
 FOLDS = 5
 SEED = 12
-GRID = [round(x, 2) for x in np.arange(0.04, 0.81, 0.02)]
-FALSE_REFUSAL_COST = 0.6  # a refused answerable question costs more than a wrong answer
+GRID = [round(x, 2) for x in np.arange(0.0, 0.81, 0.02)]
+FALSE_REFUSAL_COST = 1.0  # a refused answerable question costs more than a wrong answer
 
 
 @dataclass

@@ -43,6 +43,8 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "in_question",
     "support",
     "multiword",
+    "modifier",
+    "year_agrees",
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
 
@@ -154,6 +156,16 @@ def closeness(
     return close, nearest
 
 
+_LOWER_NEXT = re.compile(r"\s+[a-z]")
+
+
+def _modifier(text: str, cand: cands.Candidate) -> float:
+    """A lone capitalised word used as a modifier ("Mexican prison", "American firm")."""
+    if cand.ctype != "name" or " " in cand.text:
+        return 0.0
+    return float(bool(_LOWER_NEXT.match(text, cand.end)) and cand.text[-2:] in ("an", "se", "sh"))
+
+
 def candidate_features(
     prof: QuestionProfile, units: Sequence[Sentence]
 ) -> tuple[list[tuple[int, cands.Candidate]], list[list[float]]]:
@@ -174,7 +186,9 @@ def candidate_features(
     for i, c, match, inq in found:
         close, nearest = closeness(prof, units[i].text, c, idf)
         multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
-        rows.append([match, close, nearest, inq, math.log(counts[cands.normal(c.text)]), multi])
+        support = math.log(counts[cands.normal(c.text)])
+        years = _agreement(prof.years, set(YEAR.findall(units[i].text)))
+        rows.append([match, close, nearest, inq, support, multi, _modifier(units[i].text, c), years])
     return [(i, c) for i, c, _, _ in found], rows
 
 

@@ -102,6 +102,20 @@ class Selector:
 
 @lru_cache(maxsize=1)
 def load_selector(path: str | None = None) -> Selector:
-    """The shipped selector (read once per process)."""
-    data = json.loads(Path(path or WEIGHTS).read_text(encoding="utf-8"))
-    return Selector.from_dict(data)
+    """The shipped selector (read once per process), checked against today's features."""
+    from qa.decide import CALIBRATION_FEATURES
+    from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES
+
+    where = Path(path or WEIGHTS)
+    sel = Selector.from_dict(json.loads(where.read_text(encoding="utf-8")))
+    for model, names in (
+        (sel.unit, UNIT_FEATURES),
+        (sel.candidate, CANDIDATE_FEATURES),
+        (sel.calibrate_typed, CALIBRATION_FEATURES),
+        (sel.calibrate_other, CALIBRATION_FEATURES),
+    ):
+        if model.names != names:
+            raise ValueError(
+                f"{where} was trained on other features; run `python -m eval.train_selector`"
+            )
+    return sel
