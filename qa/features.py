@@ -188,7 +188,9 @@ def candidate_features(
         multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
         support = math.log(counts[cands.normal(c.text)])
         years = _agreement(prof.years, set(YEAR.findall(units[i].text)))
-        rows.append([match, close, nearest, inq, support, multi, _modifier(units[i].text, c), years])
+        rows.append(
+            [match, close, nearest, inq, support, multi, _modifier(units[i].text, c), years]
+        )
     return [(i, c) for i, c, _, _ in found], rows
 
 
