@@ -62,7 +62,7 @@ _MATCH: dict[str, dict[str, float]] = {
     "number:money": {"money": 1.0, "number": 0.6, "percent": 0.2},
     "number:percent": {"percent": 1.0, "number": 0.5},
     "number:count": {"number": 1.0, "money": 0.5, "percent": 0.4},
-    "age": {"age": 1.0, "number": 0.6},
+    "age": {"age": 1.0},  # a bare number is no age: "29" (people) for "how old"
     "name": {"name": 1.0},
     "place": {"name": 1.0},
 }
