@@ -28,7 +28,7 @@ _PERSONAL = re.compile(r"\b(he|him|she|her|his|hers|they|them|their)\b", re.I)
 _OPEN = re.compile(r"\b(that|this|it|then|there|those|these|else)\b", re.I)
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _FIRST_SENTENCE = re.compile(r".+?(?:[.!?…](?=\s)|$)", re.S)
-MAX_WORDS = 14  # longer questions stand on their own
+MAX_WORDS = 12  # longer questions stand on their own
 CARRIED_CHARS = 240  # at most this much of the previous answer travels with the question
 
 
