@@ -20,12 +20,12 @@ from qa.types import REFUSAL_TEXT
 Turn = dict[str, str]
 
 _POINTS_BACK = re.compile(
-    r"^\W*(and|but|so|also|what about|how about)\b|\b(it|its|that|this|those|these|they|them|"
+    r"^\W*(and|but|so|also|what about|how about)\b|\b(it|its|that|this|they|them|"
     r"their|he|him|his|she|her|there|then|else)\b",
     re.I,
 )
 _PERSONAL = re.compile(r"\b(he|him|she|her|his|hers|they|them|their)\b", re.I)
-_OPEN = re.compile(r"\b(that|this|it|then|there|those|these|else)\b", re.I)
+_OPEN = re.compile(r"\b(that|this|it|then|there|else)\b", re.I)  # "those X": a determiner
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _FIRST_SENTENCE = re.compile(r".+?(?:[.!?…](?=\s)|$)", re.S)
 MAX_WORDS = 12  # longer questions stand on their own
