@@ -82,7 +82,7 @@ def answer_kind(question: str) -> str:
         return "age"
     if re.search(rf"\bhow (many|much|long|far|often)\b|{_WH}(?:{_AMOUNT})\b", q):
         return "number"
-    if re.search(rf"\bwhen\b|{_WH}(?:year|date|day|month|time|decade|century)\b", q):
+    if re.search(rf"\bwhen\b|{_WH}(?:year|date|day|month|time|decade|century)\b(?!-)", q):
         return "date"
     if re.search(rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b", q):
         return "name"
