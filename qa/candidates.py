@@ -29,6 +29,16 @@ _DATE = re.compile(
     rf"|\b{_MONTH}\s+{_YEAR}\b",
     re.I,
 )
+_TIME = re.compile(
+    r"\b\d{1,2}:\d{2}\s?(?:[ap]\.?m\.?)?(?!\d)|\b\d{1,2}(?:\.\d{2})?\s?[ap]\.?m\.?(?!\w)|\bnoon\b"
+    r"|\bmidnight\b",
+    re.I,
+)
+_DAY = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b"
+    r"|\b(?:yesterday|today|tomorrow|tonight)\b|\b(?:last|next|this) (?:week|month|year)\b",
+    re.I,
+)
 _YEAR_RE = re.compile(rf"\b{_YEAR}s?\b")
 _SCALE = r"(?:\s?(?:million|billion|trillion|thousand|bn|mn|m|b|k)\b)?"
 _MONEY = re.compile(
@@ -57,7 +67,7 @@ _TITLE_WORDS = frozenset(
 
 #: How well a candidate type answers each (kind, subkind) of question, 0..1.
 _MATCH: dict[str, dict[str, float]] = {
-    "date": {"date": 1.0, "year": 0.8},
+    "date": {"date": 1.0, "year": 0.8, "time": 0.8, "day": 0.8},
     "date:year": {"year": 1.0, "date": 0.7},
     "number:money": {"money": 1.0, "number": 0.6, "percent": 0.2},
     "number:percent": {"percent": 1.0, "number": 0.5},
@@ -73,7 +83,7 @@ class Candidate:
     start: int  # offsets into the sentence text
     end: int
     text: str
-    ctype: str  # date | year | money | percent | number | age | name
+    ctype: str  # date | time | day | year | money | percent | number | age | name
 
 
 def _spans(text: str) -> list[Candidate]:
@@ -91,6 +101,8 @@ def _spans(text: str) -> list[Candidate]:
     for pattern, ctype in (
         (_AGE, "age"),
         (_DATE, "date"),
+        (_TIME, "time"),
+        (_DAY, "day"),
         (_MONEY, "money"),
         (_PERCENT, "percent"),
     ):
