@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint bench bench-hostile chroma soak browser wheel-check clean
+.PHONY: install run test lint bench bench-hostile chroma soak browser wheel-check clean selector
 
 install: $(VENV)/.installed
 

@@ -42,6 +42,13 @@ DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
 @click.option(
     "--top-k", type=click.IntRange(1, 50), default=None, help="Passages per question (QA_TOP_K)."
 )
+@click.option(
+    "--conversations",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Conversations file for follow_up_accuracy (default: eval/conversations.jsonl "
+    "when --gold is the default gold file).",
+)
 def eval_command(
     gold_path: str,
     docs: str | None,
@@ -51,8 +58,15 @@ def eval_command(
     mins: tuple[str, ...],
     maxs: tuple[str, ...],
     top_k: int | None,
+    conversations: str | None,
 ) -> None:
     """Score answers and retrieval on gold questions; exit 1 if a --min/--max gate fails."""
+    from eval.conversations import (
+        DEFAULT_CONVERSATIONS,
+        failures_markdown,
+        load_conversations,
+        run_conversations,
+    )
     from eval.formats import GoldFormatError, load_gold, read_text_documents
     from eval.run import check_gates, load_baseline, parse_gates, run_eval, to_json, to_markdown
     from qa import Engine, InputError, Settings, get_settings
@@ -62,6 +76,9 @@ def eval_command(
         # A LabelledRagDataset names no files: its contexts are matched to the --docs texts.
         gold = load_gold(gold_path, documents=read_text_documents(docs) if docs else None)
         old = load_baseline(baseline) if baseline else None
+        if conversations is None and Path(gold_path).resolve() == DEFAULT_GOLD.resolve():
+            conversations = str(DEFAULT_CONVERSATIONS)
+        convs = load_conversations(conversations) if conversations else []
     except (GoldFormatError, ValueError, OSError) as e:
         raise InputError(str(e)) from e
 
@@ -85,10 +102,16 @@ def eval_command(
                     top_k=top_k,
                     progress=lambda done, total: bar.update(done - bar.pos),
                 )
+            if convs:
+                accuracy, turns = run_conversations(engine, convs)
+                result.metrics["follow_up_accuracy"] = accuracy
+                result.info["conversations"] = turns
         finally:
             engine.close()
 
     md = to_markdown(result, old)
+    if convs:
+        md += "\n" + "\n".join(failures_markdown(result.info["conversations"])) + "\n"
     click.echo(md)
     if json_out:
         Path(json_out).write_text(to_json(result), encoding="utf-8")

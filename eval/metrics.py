@@ -48,6 +48,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "latency_ms_p95",
 )
 COUNT_NAMES: tuple[str, ...] = ("n", "n_answerable", "n_unanswerable", "n_citations")
+#: Short-answer figures over answered factoid questions with gold answers: the share that
+#: has an `Answer.short`, and exact match / F1 of those short answers.
+SHORT_METRICS: tuple[str, ...] = ("short_rate", "short_exact_match", "short_f1")
 #: Metrics where a smaller figure is the better one (for deltas and `--max` gates).
 LOWER_IS_BETTER = frozenset({"false_refusal_rate", "latency_ms_p50", "latency_ms_p95"})
 
@@ -174,8 +177,9 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
         text, answers = row.get("answer", ""), row["answers"]
         if answers:  # rows with sources only are judged by retrieval and citations
             scores["correct"] = answered and contains_answer(text, answers)
-            scores["exact_match"] = exact_match(text, answers) if answered else 0.0
-            scores["f1"] = f1(text, answers) if answered else 0.0
+            said = short_text(row) or text  # DESIGN: on short.quote when there is one
+            scores["exact_match"] = exact_match(said, answers) if answered else 0.0
+            scores["f1"] = f1(said, answers) if answered else 0.0
     scores["refused_correctly"] = None if answerable else not answered
     scores["citations"] = len(citations)
     scores["citations_valid"] = sum(bool(c.get("valid")) for c in citations)
@@ -184,6 +188,26 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
         sum(c.get("source") in gold_set for c in citations) if gold_set else None
     )
     return scores
+
+
+def short_text(row: Mapping[str, Any]) -> str | None:
+    """The quote of the row's short answer, if it has one."""
+    short = row.get("short")
+    return short.get("quote") if isinstance(short, Mapping) else None
+
+
+def short_scores(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
+    """SHORT_METRICS over answered factoid rows that have gold answers."""
+    factoids = [r for r in rows if r["type"] == "factoid" and r["answered"] and r["answers"]]
+    shorts = [t for r in factoids if (t := short_text(r))]
+    answers = [r["answers"] for r in factoids if short_text(r)]
+    return {
+        "short_rate": _round(_ratio(len(shorts), len(factoids))),
+        "short_exact_match": _round(
+            _mean(exact_match(t, a) for t, a in zip(shorts, answers, strict=True))
+        ),
+        "short_f1": _round(_mean(f1(t, a) for t, a in zip(shorts, answers, strict=True))),
+    }
 
 
 def failure_kind(row: Mapping[str, Any], scores: Mapping[str, Any]) -> str | None:
@@ -243,7 +267,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "latency_ms_p50": percentile(latencies, 50),
         "latency_ms_p95": percentile(latencies, 95),
     }
-    metrics = {name: _round(value) for name, value in metrics.items()}
+    metrics = {name: _round(value) for name, value in metrics.items()} | short_scores(rows)
     return metrics | {
         "n": len(scored),
         "n_answerable": len(answerable),

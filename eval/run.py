@@ -23,6 +23,7 @@ from eval.metrics import (
     FAILURE_KINDS,
     LOWER_IS_BETTER,
     METRIC_NAMES,
+    SHORT_METRICS,
     citation_valid,
     dedupe,
     failure_kind,
@@ -92,6 +93,8 @@ def _ask(engine: Engine, item: GoldItem, top_k: int | None, texts: _DocumentText
             "mode": None,
             "retrieved": [],
             "citations": [],
+            "short": None,
+            "refusal_reason": None,
             "error": f"{type(exc).__name__}: {message}",
             "latency_ms": (time.perf_counter() - started) * 1000,
         }
@@ -102,6 +105,8 @@ def _ask(engine: Engine, item: GoldItem, top_k: int | None, texts: _DocumentText
         "mode": answer.mode,
         "retrieved": dedupe(p.source for p in answer.retrieved),
         "citations": _citation_rows(answer, texts),
+        "short": asdict(answer.short) if getattr(answer, "short", None) else None,
+        "refusal_reason": getattr(answer, "refusal_reason", None),
         "error": None,
         "latency_ms": round(float(answer.timings_ms.get("total", wall_ms)), 1),
     }
@@ -231,7 +236,14 @@ def llm_judge(
 
 # --- gates -----------------------------------------------------------------------------
 
-KNOWN_METRICS: tuple[str, ...] = (*METRIC_NAMES, *JUDGE_METRICS, *COUNT_NAMES, "n_errors")
+KNOWN_METRICS: tuple[str, ...] = (
+    *METRIC_NAMES,
+    *SHORT_METRICS,
+    *JUDGE_METRICS,
+    *COUNT_NAMES,
+    "n_errors",
+    "follow_up_accuracy",
+)
 
 
 def _check_known(name: str) -> None:
@@ -324,7 +336,8 @@ def _delta(name: str, value: Any, old: Any) -> str:
 
 def _metrics_table(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> list[str]:
     old = baseline.get("metrics", {}) if baseline else None
-    names = [n for n in (*METRIC_NAMES, *JUDGE_METRICS) if n in metrics]
+    names = [n for n in (*METRIC_NAMES, *SHORT_METRICS, *JUDGE_METRICS) if n in metrics]
+    names += [n for n in ("follow_up_accuracy",) if n in metrics]
     names += [n for n in _COUNTS if n in metrics]
     header = ["| metric | value |" + (" baseline | Δ |" if old is not None else "")]
     header.append("|---|---:|" + ("---:|---:|" if old is not None else ""))
@@ -343,7 +356,8 @@ def _cell(text: str, limit: int = 160) -> str:
 
 
 def _failure_line(row: Mapping[str, Any]) -> str:
-    said = row["error"] or (row["answer"] if row["answered"] else "(refused)")
+    refused = f"(refused: {row['refusal_reason']})" if row.get("refusal_reason") else "(refused)"
+    said = row["error"] or (row["answer"] if row["answered"] else refused)
     line = f"- `{row['id']}` {_cell(row['question'], 120)} → {_cell(said)}"
     if row["sources"]:
         line += f" · gold: {', '.join(row['sources'])} · retrieved: {', '.join(row['retrieved'])}"

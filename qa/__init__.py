@@ -7,6 +7,8 @@ answer = engine.ask("Who was extradited?")
 """
 
 from index import SUPPORTED, DocumentInfo, FileReport, IngestReport
+from qa.decide import CALIBRATION_FEATURES, Decision, decide
+from qa.decide import choose as choose_answer
 from qa.engine import Engine, History, StreamEvent, condense
 from qa.errors import (
     IndexBusyError,
@@ -16,16 +18,27 @@ from qa.errors import (
     QAError,
     StoreUnavailableError,
 )
+from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
+from qa.features import gather as gather_evidence
+from qa.profile import QuestionProfile
+from qa.selector import WEIGHTS as SELECTOR_WEIGHTS
+from qa.selector import LogisticModel, Selector, load_selector
 from qa.settings import Settings, get_settings
 from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
 
 __all__ = [
+    "CALIBRATION_FEATURES",
+    "CANDIDATE_FEATURES",
     "REFUSAL_TEXT",
+    "SELECTOR_WEIGHTS",
     "SUPPORTED",
+    "UNIT_FEATURES",
     "Answer",
     "Citation",
+    "Decision",
     "DocumentInfo",
     "Engine",
+    "Evidence",
     "FileReport",
     "History",
     "IndexBusyError",
@@ -33,11 +46,18 @@ __all__ = [
     "IngestReport",
     "InputError",
     "LLMError",
+    "LogisticModel",
     "Passage",
     "QAError",
+    "QuestionProfile",
+    "Selector",
     "Settings",
     "StoreUnavailableError",
     "StreamEvent",
+    "choose_answer",
     "condense",
+    "decide",
+    "gather_evidence",
     "get_settings",
+    "load_selector",
 ]

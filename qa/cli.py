@@ -119,14 +119,26 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
     if as_json:
         emit(eng.ask(question, top_k=top_k).to_dict())
         return
-    show_stream(eng.stream(question, top_k=top_k))
+    # Offline answers are whole at once: hold the text back so the short answer leads.
+    show_stream(eng.stream(question, top_k=top_k), short_first=eng.settings.llm == "extractive")
 
 
-def show_stream(events: Any) -> None:
+def show_short(answer: Any) -> None:
+    """The answer phrase itself ("29", "February 27, 2025"), bold, with its marker."""
+    if answer.short is not None:
+        click.secho(answer.short.quote, bold=True, nl=False)
+        click.echo(f" [{answer.short.n}]")
+
+
+def show_stream(events: Any, *, short_first: bool = False) -> None:
     from qa.types import Answer
 
+    held: list[str] = []
     for event in events:
         if isinstance(event, Answer):
+            if short_first:
+                show_short(event)
+                click.echo("".join(held), nl=False)
             click.echo()
             if event.notice:
                 click.secho(f"note: {event.notice}", fg="yellow", err=True)
@@ -134,6 +146,10 @@ def show_stream(events: Any) -> None:
                 page = f" p.{c.page}" if c.page else ""
                 click.secho(f"  [{c.n}] {c.source}{page} @{c.start}-{c.end}: ", fg="cyan", nl=False)
                 click.echo(f"\u201c{c.quote}\u201d")
+            if not short_first:
+                show_short(event)
+        elif short_first:
+            held.append(event)
         else:
             click.echo(event, nl=False)
 
@@ -163,7 +179,10 @@ def chat() -> None:
                         final = e
                     yield e
 
-            show_stream(capture(eng.stream(question, history)))
+            show_stream(
+                capture(eng.stream(question, history)),
+                short_first=eng.settings.llm == "extractive",
+            )
         except InputError as e:
             click.echo(f"error: {e}", err=True)
             continue

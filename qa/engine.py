@@ -21,6 +21,8 @@ import index
 from index import DocumentInfo, IngestReport, Store
 from qa import extractive
 from qa.errors import IndexBusyError, IndexMismatchError, InputError, QAError, StoreUnavailableError
+from qa.features import Evidence, gather
+from qa.followup import resolve
 from qa.retrieve import retrieve
 from qa.settings import Settings, get_settings
 from qa.types import Answer, Passage
@@ -34,11 +36,6 @@ History = list[dict[str, str]]  # [{"role": "user"|"assistant", "content": str},
 StreamEvent = str | Answer  # text deltas, then the final Answer (with its citations)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FOLLOW_UP = re.compile(
-    r"^(and|but|so|also|what about|how about)\b|\b(it|its|that|this|those|these|they|them|"
-    r"their|he|him|his|she|her|there|then)\b",
-    re.IGNORECASE,
-)
 
 
 @contextlib.contextmanager
@@ -259,6 +256,10 @@ class Engine:
         yield from _words(answer.text)
         yield answer
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Vectors of texts with this engine's encoder (normalised: dot = cosine)."""
+        return self._embed(texts)
+
     def _embed(self, texts: list[str]) -> list[list[float]]:
         """Vectors of sentences, with this engine's encoder (scoring and citing answers)."""
         return index.embed_texts(texts, backend=self.settings.query_backend)
@@ -281,7 +282,7 @@ class Engine:
 
         with translated():
             result = extractive.answer(
-                question,
+                search_query or question,
                 passages,
                 self._embed,
                 lambda path: (doc(path) or (None,))[0],
@@ -292,11 +293,21 @@ class Engine:
             text=result.text,
             answered=result.answered,
             citations=result.citations,
+            short=result.short,
+            refusal_reason=result.reason,
             mode="extractive",
             timings_ms={"answer": (time.perf_counter() - t0) * 1000},
             retrieved=passages,
             search_query=search_query or question,
         )
+
+    def evidence(self, question: str, passages: list[Passage]) -> Evidence:
+        """The units, candidates and features the offline selector reads (for training it)."""
+        q = self.check_question(question)
+        with translated():
+            return gather(
+                q, passages, self._embed, lambda p: (self.store.document_text(p) or (None,))[0]
+            )
 
     # ---- llama-index ----------------------------------------------------------------------
     def as_retriever(self, similarity_top_k: int | None = None) -> EngineRetriever:
@@ -340,11 +351,9 @@ def _valid_unicode(text: str) -> str:
 
 
 def condense(question: str, history: History) -> str:
-    """Offline follow-up handling: a short question that points back borrows the last subject."""
-    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not previous or len(question.split()) > 12 or not _FOLLOW_UP.search(question):
-        return question
-    return f"{previous[-1]} {question}"
+    """Offline follow-up handling: the question made standalone against the conversation
+    (its named entities and the previous answer's cited text; see qa.followup)."""
+    return resolve(question, history)
 
 
 def _words(text: str) -> Iterator[str]:

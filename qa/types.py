@@ -46,6 +46,8 @@ class Answer:
 
     `answered` is False for a refusal ("not in the documents"); `search_query` is the
     standalone question actually searched (differs from `question` for follow-ups).
+    `short` is the answer phrase itself for a question that asks for one thing, cited
+    inside sentence citation `short.n`; `refusal_reason` says why a refusal was made.
     """
 
     question: str
@@ -57,9 +59,11 @@ class Answer:
     retrieved: list[Passage] = field(default_factory=list)
     search_query: str = ""
     notice: str | None = None
+    short: Citation | None = None
+    refusal_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The `qa ask --json` object of DESIGN.md (plus `search_query` and `notice`)."""
+        """The `qa ask --json` object of DESIGN.md (plus search_query, notice, refusal_reason)."""
         return {
             "question": self.question,
             "answer": self.text,
@@ -69,6 +73,8 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "search_query": self.search_query,
             "notice": self.notice,
+            "short": asdict(self.short) if self.short else None,
+            "refusal_reason": self.refusal_reason,
         }
 
 

@@ -70,7 +70,25 @@ def answer_html(answer: Answer, turn: int) -> str:
         )
     cites = {c.n: c for c in answer.citations}
     body = _markers(answer.text, turn, cites)
-    return f'<div class="qa-answer" data-turn="{turn}">{body}{notice}</div>'
+    return f'<div class="qa-answer" data-turn="{turn}">{short_html(answer)}{body}{notice}</div>'
+
+
+def short_html(answer: Answer) -> str:
+    """The answer phrase itself, bold, above the cited sentences (none: empty)."""
+    if answer.short is None:
+        return ""
+    return f'<div class="qa-short"><b>{esc(answer.short.quote)}</b></div>'
+
+
+def _quote_html(c: Citation, short: Citation | None) -> str:
+    """The quote, with the short answer inside it highlighted when it lies there."""
+    if short is None or short.path != c.path or not (c.start <= short.start < short.end <= c.end):
+        return _display(c.quote)
+    a, b = short.start - c.start, short.end - c.start
+    return (
+        f'{_display(c.quote[:a])}<strong class="qa-short-in">{_display(c.quote[a:b])}</strong>'
+        f"{_display(c.quote[b:])}"
+    )
 
 
 def partial_html(text: str) -> str:
@@ -98,7 +116,9 @@ def _cut(text: str, start: int, end: int) -> tuple[str, str]:
     return before, after
 
 
-def citation_card(turn: int, c: Citation, text: str | None, title: str = "") -> str:
+def citation_card(
+    turn: int, c: Citation, text: str | None, title: str = "", short: Citation | None = None
+) -> str:
     """One source: file, page, score and the quote highlighted in its surrounding text."""
     if text is not None and text[c.start : c.end] == c.quote:
         before, after = _cut(text, c.start, c.end)
@@ -111,7 +131,7 @@ def citation_card(turn: int, c: Citation, text: str | None, title: str = "") -> 
         f'<article class="qa-card" id="qa-c-{turn}-{c.n}" data-n="{c.n}">'
         f'<header><span class="qa-n">{c.n}</span><div class="qa-head"><b>{head}</b>{sub}</div>'
         f'{page}<span class="qa-tag" title="answer-sentence score">{c.score:.2f}</span></header>'
-        f'<blockquote class="qa-context">{_display(before)}<mark>{_display(c.quote)}</mark>'
+        f'<blockquote class="qa-context">{_display(before)}<mark>{_quote_html(c, short)}</mark>'
         f"{_display(after)}</blockquote>"
         f'<footer><span>chars {c.start:,}–{c.end:,}</span><button class="qa-open" '
         f'data-path="{esc(c.path)}" data-start="{c.start}" data-end="{c.end}">'
@@ -149,7 +169,8 @@ def turn_html(
 ) -> str:
     """The sources panel section of one answer (hidden unless it is the active turn)."""
     cards = [
-        citation_card(turn, c, text_of(c.path), titles.get(c.path, "")) for c in answer.citations
+        citation_card(turn, c, text_of(c.path), titles.get(c.path, ""), answer.short)
+        for c in answer.citations
     ]
     if not cards:
         cards = ['<p class="qa-empty">No passage supports an answer to this question.</p>']

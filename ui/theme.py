@@ -116,6 +116,8 @@ a.qa-cite:hover { background: var(--color-accent); color: white !important; }
 .qa-refusal-head::before { content: '⊘ '; }
 .qa-hint { font-size: .82rem; color: var(--body-text-color-subdued); margin-top: 4px; }
 .qa-notice { font-size: .8rem; margin-top: 6px; color: #b45309; }
+.qa-short { font-size: 1.15rem; margin-bottom: 4px; }
+.qa-short-in { background: #f59e0b; border-radius: 2px; }
 #qa-sources { height: 100%; }
 .qa-panel { position: relative; display: flex; flex-direction: column; gap: 10px; max-height: 640px;
   overflow-y: auto; padding: 2px 6px 2px 2px; }

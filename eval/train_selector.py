@@ -1,0 +1,433 @@
+"""Train the offline answer selector and report honest figures: `python -m eval.train_selector`.
+
+Each labelled set is ingested (idempotently) into its own index, every question is
+retrieved and turned into evidence by the engine itself, and then, in memory:
+- k-fold cross-validation BY QUESTION: each fold's model and thresholds are fitted on the
+  other folds and the held-out questions are answered by `qa.decide`, the function
+  `qa ask` runs, so the CV figures are end-to-end for a fixed retrieval;
+- leave-one-dataset-out: train without a set, answer that set;
+- the training fit: the shipped model (all sets) answering each set.
+The weights go to qa/selector.json; the table goes to stdout (and --report as JSON).
+Re-run it after any change to the loader, the units or the features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.formats import load_gold
+from eval.metrics import contains_answer, exact_match, f1
+from qa import (
+    CALIBRATION_FEATURES,
+    CANDIDATE_FEATURES,
+    SELECTOR_WEIGHTS,
+    UNIT_FEATURES,
+    Engine,
+    Evidence,
+    LogisticModel,
+    Passage,
+    Selector,
+    Settings,
+    decide,
+    gather_evidence,
+    get_settings,
+)
+from qa import (
+    choose_answer as choose,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+L2 = 5.0
+FOLDS = 5
+SEED = 12
+GRID = [round(x, 2) for x in np.arange(0.0, 0.81, 0.02)]
+FALSE_REFUSAL_COST = 1.0  # a refused answerable question costs more than a wrong answer
+
+
+@dataclass
+class Item:
+    dataset: str
+    id: str
+    type: str
+    answers: list[str]
+    sources: list[str]
+    ev: Evidence
+
+    @property
+    def answerable(self) -> bool:
+        return self.type != "unanswerable"
+
+
+def default_sets(devsets: Path) -> dict[str, tuple[Path, Path]]:
+    sets = {"gold": (ROOT / "eval" / "gold.jsonl", ROOT / "corpus")}
+    for name in ("rgb-dev", "sec10q-dev", "sec10q-train"):
+        sets[name] = (devsets / name / "gold.jsonl", devsets / name / "docs")
+    return sets
+
+
+@dataclass
+class Raw:
+    """What the engine gave for one question: kept so features can be recomputed cheaply."""
+
+    dataset: str
+    id: str
+    type: str
+    question: str
+    answers: list[str]
+    sources: list[str]
+    passages: list[Passage]
+
+
+class Cache:
+    """Retrieved passages, document texts and sentence vectors, pickled between runs."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.raw: dict[str, list[Raw]] = {}
+        self.texts: dict[str, str | None] = {}
+        self.vectors: dict[str, Any] = {}
+        if path and path.exists():
+            with path.open("rb") as f:
+                raw, self.texts, self.vectors = pickle.load(f)
+            self.raw = {k: [Raw(**r) for r in rows] for k, rows in raw.items()}
+
+    def save(self) -> None:
+        if self.path:
+            with self.path.open("wb") as f:
+                raw = {k: [vars(r) for r in rows] for k, rows in self.raw.items()}
+                pickle.dump((raw, self.texts, self.vectors), f)
+
+
+def collect(name: str, gold: Path, docs: Path, data_dir: Path, top_k: int, cache: Cache) -> None:
+    """Ingest `docs` (idempotent), retrieve each gold question, keep texts and vectors."""
+    settings = Settings(**(get_settings().model_dump() | {"data_dir": data_dir}))
+    engine = Engine(settings)
+    try:
+        report = engine.ingest([docs])
+        print(f"{name}: {report.chunks} new chunks, {report.unchanged} unchanged", file=sys.stderr)
+        rows = []
+        for g in load_gold(gold):
+            passages = engine.retrieve(g.question, top_k)
+            for p in passages:
+                if p.path not in cache.texts:
+                    cache.texts[p.path] = engine.document_text(p.path)
+            rows.append(
+                Raw(name, g.id, g.type, g.question, list(g.answers), list(g.sources), passages)
+            )
+        cache.raw[name] = rows
+        embed_all(engine, rows, cache)
+    finally:
+        engine.close()
+
+
+def embed_all(engine: Engine, rows: list[Raw], cache: Cache) -> None:
+    """Vectors of every question and unit the features will ask for, in one batch."""
+    wanted: list[str] = []
+
+    def note(texts: list[str]) -> list[list[float]]:
+        wanted.extend(t for t in texts if t not in cache.vectors)
+        return [[0.0]] * len(texts)
+
+    for r in rows:
+        gather_evidence(r.question, r.passages, note, cache.texts.get)
+    fresh = list(dict.fromkeys(wanted))
+    for start in range(0, len(fresh), 256):
+        batch = fresh[start : start + 256]
+        cache.vectors.update(zip(batch, engine.embed(batch), strict=True))
+
+
+def items_of(cache: Cache, names: Sequence[str]) -> list[Item]:
+    def embed(texts: list[str]) -> list[Any]:
+        return [cache.vectors[t] for t in texts]
+
+    return [
+        Item(
+            r.dataset,
+            r.id,
+            r.type,
+            r.answers,
+            r.sources,
+            gather_evidence(r.question, r.passages, embed, cache.texts.get),
+        )
+        for name in names
+        for r in cache.raw[name]
+    ]
+
+
+# ---- labels ------------------------------------------------------------------------------
+def unit_labels(it: Item) -> list[int]:
+    return [
+        int(
+            bool(it.answers)
+            and contains_answer(u.text, it.answers)
+            and (not it.sources or u.passage.source in it.sources)
+        )
+        for u in it.ev.units
+    ]
+
+
+def candidate_labels(it: Item) -> list[int]:
+    return [int(bool(it.answers) and f1(c.text, it.answers) >= 0.5) for _, c in it.ev.candidates]
+
+
+def trainable(it: Item) -> bool:
+    """Unanswerable questions teach negatives; answerable ones need answer strings."""
+    return not it.answerable or bool(it.answers)
+
+
+# ---- models (numpy, L2, Newton) ----------------------------------------------------------
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    return mean, scale
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> LogisticModel:
+    """Plain L2 logistic regression (the calibrators)."""
+    mean, scale = _standardise(x)
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    reg = np.full(z.shape[1], L2)
+    reg[-1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(z @ w, -30, 30)))
+        step = np.linalg.solve(
+            (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg + 1e-9), z.T @ (p - y) + reg * w
+        )
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return LogisticModel(
+        tuple(names),
+        tuple(map(float, w[:-1])),
+        float(w[-1]),
+        tuple(map(float, mean)),
+        tuple(map(float, scale)),
+    )
+
+
+def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]], names: Sequence[str]) -> LogisticModel:
+    """Conditional logit: softmax over each question's choices, the positives as target."""
+    groups = [(x, y) for x, y in groups if len(x) and y.sum() > 0]
+    mean, scale = _standardise(np.vstack([x for x, _ in groups]))
+    zs = [((x - mean) / scale, y / y.sum()) for x, y in groups]
+    w = np.zeros(len(names))
+    for _ in range(50):
+        grad, hess = L2 * w, L2 * np.eye(len(w))
+        for z, t in zs:
+            s = z @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            grad += z.T @ (p - t)
+            zp = z.T @ p
+            hess += (z * p[:, None]).T @ z - np.outer(zp, zp)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return LogisticModel(
+        tuple(names), tuple(map(float, w)), 0.0, tuple(map(float, mean)), tuple(map(float, scale))
+    )
+
+
+_N = len(CALIBRATION_FEATURES)
+_NO_CALIBRATION = LogisticModel(
+    CALIBRATION_FEATURES, (1.0,) + (0.0,) * (_N - 1), 0.0, (0.0,) * _N, (1.0,) * _N
+)
+
+
+def train(items: Sequence[Item]) -> Selector:
+    """Unit ranker, candidate ranker (fed the unit score), calibrators, thresholds."""
+    used = [it for it in items if trainable(it)]
+    unit = fit_ranker(
+        [(np.array(it.ev.unit_x), np.array(unit_labels(it))) for it in used if it.ev.units],
+        UNIT_FEATURES,
+    )
+    groups = []
+    for it in used:
+        if it.ev.candidates:
+            scores = unit.logits(it.ev.unit_x)
+            rows = [
+                [*x, scores[i]]
+                for (i, _), x in zip(it.ev.candidates, it.ev.candidate_x, strict=True)
+            ]
+            groups.append((np.array(rows), np.array(candidate_labels(it))))
+    candidate = fit_ranker(groups, CANDIDATE_FEATURES)
+    raw = Selector(unit, candidate, _NO_CALIBRATION, _NO_CALIBRATION, 0.0, 0.0, {})
+    calib = {}
+    for typed in (True, False):
+        x, y = [], []
+        for it in used:
+            if it.ev.profile.typed != typed:
+                continue
+            chosen = choose(it.ev, raw)
+            if isinstance(chosen, str):
+                continue
+            x.append(chosen[2])
+            y.append(int(it.answerable and _right(it, chosen)))
+        calib[typed] = (
+            fit_logistic(np.array(x), np.array(y), CALIBRATION_FEATURES)
+            if len(set(y)) == 2
+            else _NO_CALIBRATION
+        )
+    sel = Selector(unit, candidate, calib[True], calib[False], 0.0, 0.0, {})
+    return choose_thresholds(sel, items)
+
+
+def _right(it: Item, chosen: Any) -> bool:
+    """The choice holds a gold answer (the candidate itself for typed questions)."""
+    first, cand, _ = chosen
+    text = cand[1].text if cand else it.ev.units[first].text
+    return contains_answer(text, it.answers) or (cand is not None and f1(text, it.answers) >= 0.5)
+
+
+def choose_thresholds(sel: Selector, items: Sequence[Item]) -> Selector:
+    """The refusal thresholds (typed / other questions) that score best on `items`."""
+    best = {}
+    free = replace(sel, min_typed=0.0, min_other=0.0)
+    for typed in (True, False):
+        group = [(it, decide(it.ev, free)) for it in items if it.ev.profile.typed == typed]
+        scores = {t: sum(_utility(it, d, t) for it, d in group) for t in GRID}
+        top = max(scores.values(), default=0)
+        best[typed] = min(t for t, v in scores.items() if v >= top - 1e-9) if scores else 0.3
+    return replace(sel, min_typed=best[True], min_other=best[False])
+
+
+def _utility(it: Item, d: Any, t: float) -> float:
+    answered = d.answered and d.probability >= t
+    if not it.answerable:
+        return 0.0 if answered else 1.0
+    if not answered:
+        return -FALSE_REFUSAL_COST
+    if not it.answers:
+        return 0.0
+    return (
+        1.0 if contains_answer(" ".join(it.ev.units[i].text for i in d.units), it.answers) else 0.0
+    )
+
+
+# ---- scoring as `qa eval` does --------------------------------------------------------------
+def score(items: Sequence[Item], sel_of: Any) -> dict[str, Any]:
+    """answer_accuracy, refusal, false refusals and short-answer figures of `items`."""
+    correct, refused_ok, false_ref, shorts, em, f1s, reasons = [], [], [], [], [], [], {}
+    for it in items:
+        d = decide(it.ev, sel_of(it))
+        text = " ".join(it.ev.units[i].text for i in d.units)
+        if not it.answerable:
+            refused_ok.append(not d.answered)
+            continue
+        false_ref.append(not d.answered)
+        if not d.answered:
+            reasons[it.id] = d.reason
+        if it.answers:
+            correct.append(d.answered and contains_answer(text, it.answers))
+            if d.answered and it.ev.profile.wants_short:
+                shorts.append(d.short is not None)
+                pred = d.short[1].text if d.short else text
+                em.append(exact_match(pred, it.answers))
+                f1s.append(f1(pred, it.answers))
+
+    def mean(v: list[Any]) -> float | None:
+        return round(float(np.mean(v)), 3) if v else None
+
+    return {
+        "n": len(items),
+        "answer_accuracy": mean(correct),
+        "refusal_accuracy": mean(refused_ok),
+        "refused": f"{sum(refused_ok)}/{len(refused_ok)}",
+        "false_refusal_rate": mean(false_ref),
+        "short_present": mean(shorts),
+        "short_exact_match": mean(em),
+        "short_f1": mean(f1s),
+    }
+
+
+def folds_of(items: Sequence[Item]) -> dict[tuple[str, str], int]:
+    keys = [(it.dataset, it.id) for it in items]
+    random.Random(SEED).shuffle(keys)
+    return {k: n % FOLDS for n, k in enumerate(keys)}
+
+
+def evaluate(items: list[Item], sets: Sequence[str]) -> tuple[Selector, dict[str, Any]]:
+    fold = folds_of(items)
+    fold_models = [
+        train([it for it in items if fold[(it.dataset, it.id)] != f]) for f in range(FOLDS)
+    ]
+    shipped = train(items)
+    table: dict[str, Any] = {}
+    for name in sets:
+        these = [it for it in items if it.dataset == name]
+        lodo = train([it for it in items if it.dataset != name])
+        table[name] = {
+            "training_fit": score(these, lambda it: shipped),
+            "cv": score(these, lambda it: fold_models[fold[(it.dataset, it.id)]]),
+            "leave_set_out": score(these, lambda it, m=lodo: m),
+        }
+    return shipped, table
+
+
+def print_table(table: dict[str, Any]) -> None:
+    cols = ["answer_accuracy", "refused", "false_refusal_rate", "short_present", "short_f1"]
+    print("| set | figures | " + " | ".join(cols) + " |")
+    print("|---|---|" + "---:|" * len(cols))
+    for name, kinds in table.items():
+        for kind, m in kinds.items():
+            print(f"| {name} | {kind} | " + " | ".join(str(m[c]) for c in cols) + " |")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--devsets", type=Path, default=ROOT.parent / "shared" / "devsets")
+    ap.add_argument("--data-root", type=Path, default=ROOT / ".qa-data" / "selector")
+    ap.add_argument("--sets", default="gold,rgb-dev,sec10q-dev,sec10q-train")
+    ap.add_argument("--top-k", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=SELECTOR_WEIGHTS)
+    ap.add_argument("--cache", type=Path, help="keep retrieval and vectors here between runs")
+    ap.add_argument("--report", type=Path, help="write the figures as JSON here")
+    args = ap.parse_args(argv)
+    known = default_sets(args.devsets)
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    cache = Cache(args.cache)
+    for name in names:
+        if name not in cache.raw:
+            gold, docs = known[name]
+            collect(name, gold, docs, args.data_root / name, args.top_k, cache)
+            cache.save()
+    items = items_of(cache, names)
+    shipped, table = evaluate(items, names)
+    info = {
+        "trained_on": {n: sum(it.dataset == n for it in items) for n in names},
+        "folds": FOLDS,
+        "seed": SEED,
+        "l2": L2,
+        "top_k": args.top_k,
+        "figures": table,
+    }
+    shipped = replace(shipped, info=info)
+    args.out.write_text(json.dumps(shipped.to_dict(), indent=1) + "\n", encoding="utf-8")
+    print_table(table)
+    print(f"\nthresholds: typed {shipped.min_typed}, other {shipped.min_other}; wrote {args.out}")
+    for kind, model in (
+        ("unit", shipped.unit),
+        ("candidate", shipped.candidate),
+        ("calibrate typed", shipped.calibrate_typed),
+        ("calibrate other", shipped.calibrate_other),
+    ):
+        ranked = sorted(zip(model.names, model.weights, strict=True), key=lambda x: -abs(x[1]))
+        print(f"{kind} weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in ranked))
+    if args.report:
+        args.report.write_text(json.dumps(table, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Features of answer units and candidate answers, compared with the question's profile.
+
+Few and simple on purpose: the selector is trained on about two hundred questions and
+must generalise to new ones, so each feature is a general property (meaning, shared rare
+words, the asked-for type present, period agreement, boilerplate), never a word list of
+a dev question. `Evidence` is everything the selector reads for one question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa import candidates as cands
+from qa.profile import YEAR, QuestionProfile, periods, profile, terms
+from qa.types import Passage
+from qa.units import Sentence, passage_sentences
+
+UNIT_FEATURES: tuple[str, ...] = (
+    "cosine",
+    "overlap",
+    "keys_in_sentence",
+    "keys_in_passage",
+    "head_in_passage",
+    "type_present",
+    "is_question",
+    "fragment",
+    "boilerplate",
+    "period_agrees",
+    "year_agrees",
+    "passage_rank",
+    "length",
+    "says_little",
+)
+CANDIDATE_FEATURES: tuple[str, ...] = (
+    "type_match",
+    "focus_closeness",
+    "nearest_focus",
+    "in_question",
+    "support",
+    "multiword",
+    "modifier",
+    "year_agrees",
+    "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
+)
+
+_BOILERPLATE = re.compile(
+    r"forward[- ]looking statements?|pursuant to|\bexhibit \d|\bcertif(?:y|ies|ication)"
+    r"|table of contents|securities exchange act|sarbanes|incorporated (?:herein )?by reference"
+    r"|commission file number|indicate by check mark|all rights reserved|\bcopyright\b"
+    r"|privacy policy|cookies?\b|subscribe|sign up|click here|read more|\bsee (?:note|part)\b",
+    re.I,
+)
+_ELLIPSIS = re.compile(r"(?:\.\.\.|…)\s*$|^\W*(?:\.\.\.|…)")
+MOSTLY_ASKED = 0.5  # a phrase half made of the question's own words is not its answer
+_TOKEN = re.compile(r"\w[\w'’\-.,]*\w|\w|[$%]")
+
+
+@dataclass
+class Evidence:
+    """One question's units and candidates with their features (rows align with lists)."""
+
+    profile: QuestionProfile
+    units: list[Sentence]
+    unit_x: list[list[float]]
+    candidates: list[tuple[int, cands.Candidate]]  # (unit index, candidate)
+    candidate_x: list[list[float]]  # without the unit logit, which the selector adds
+
+
+def _agreement(asked: set[str] | frozenset[str], said: set[str]) -> float:
+    """+1 when the unit names an asked period, -1 when it names only others, 0 when none."""
+    if not asked or not said:
+        return 0.0
+    return 1.0 if asked & said else -1.0
+
+
+def _is_fragment(text: str) -> float:
+    words = text.split()
+    if _ELLIPSIS.search(text):
+        return 1.0
+    lower = [w for w in words if w[:1].islower()]
+    if text.rstrip()[-1:] not in ".!?\"”')" and len(words) < 8:
+        return 1.0
+    return 1.0 if len(words) >= 3 and len(lower) <= 1 else 0.0
+
+
+def _key_share(keys: frozenset[str], have: set[str]) -> float:
+    return len(keys & have) / len(keys) if keys else 1.0
+
+
+def _bag(text: str) -> set[str]:
+    return set(terms(text)) | {m.group().replace(",", "") for m in re.finditer(r"\d[\d,]*", text)}
+
+
+def unit_features(
+    prof: QuestionProfile, units: Sequence[Sentence], cosines: Sequence[float]
+) -> list[list[float]]:
+    bags = [set(terms(u.text)) for u in units]
+    n = len(units)
+    idf = {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in prof.terms}
+    total = sum(idf.values()) or 1.0
+    contexts: dict[tuple[str, int], set[str]] = {}
+    rows = []
+    for u, bag, cos in zip(units, bags, cosines, strict=True):
+        ctx_key = (u.passage.path, u.passage.start)
+        if ctx_key not in contexts:
+            contexts[ctx_key] = _bag(u.passage.text)
+        found = cands.extract(u.text) if prof.typed else []
+        typed = [
+            cands.type_match(prof, c) for c in found if cands.in_question(prof, c) < MOSTLY_ASKED
+        ]
+        years = set(YEAR.findall(u.text))
+        rows.append(
+            [
+                cos,
+                sum(idf[t] for t in prof.terms & bag) / total,
+                _key_share(prof.keys, _bag(u.text)),
+                _key_share(prof.keys, contexts[ctx_key] | _bag(u.text)),
+                float(prof.focus is None or prof.focus in contexts[ctx_key] | bag),
+                max(typed, default=0.0),
+                float(u.text.rstrip().endswith("?")),
+                _is_fragment(u.text),
+                float(bool(_BOILERPLATE.search(u.text))),
+                _agreement(prof.periods, periods(u.text) | periods(u.passage.text)),
+                _agreement(prof.years, years),
+                1.0 / u.rank,
+                math.log1p(len(u.text)) / 6,
+                float(len(bag - prof.terms) < 2),
+            ]
+        )
+    return rows
+
+
+def closeness(
+    prof: QuestionProfile, text: str, cand: cands.Candidate, idf: dict[str, float]
+) -> tuple[float, float]:
+    """How near the question's words stand around the candidate in its sentence (0..1)."""
+    tokens = [(m.start(), terms(m.group())) for m in _TOKEN.finditer(text)]
+    inside = [i for i, (s, _) in enumerate(tokens) if cand.start <= s < cand.end] or [0]
+    lo, hi = inside[0], inside[-1]
+    best: dict[str, int] = {}
+    for i, (_, stems) in enumerate(tokens):
+        if lo <= i <= hi:
+            continue
+        d = lo - i if i < lo else i - hi
+        for t in stems:
+            if t in prof.terms and d < best.get(t, 10**6):
+                best[t] = d
+    total = sum(idf.get(t, 1.0) for t in prof.terms) or 1.0
+    close = sum(idf.get(t, 1.0) / (1 + d) for t, d in best.items()) / total
+    nearest = 1.0 / (1 + min(best.values())) if best else 0.0
+    return close, nearest
+
+
+_LOWER_NEXT = re.compile(r"\s+[a-z]")
+
+
+def _modifier(text: str, cand: cands.Candidate) -> float:
+    """A lone capitalised word used as a modifier ("Mexican prison", "American firm")."""
+    if cand.ctype != "name" or " " in cand.text:
+        return 0.0
+    return float(bool(_LOWER_NEXT.match(text, cand.end)) and cand.text[-2:] in ("an", "se", "sh"))
+
+
+def candidate_features(
+    prof: QuestionProfile, units: Sequence[Sentence]
+) -> tuple[list[tuple[int, cands.Candidate]], list[list[float]]]:
+    if not prof.typed:
+        return [], []
+    found = []
+    for i, u in enumerate(units):
+        for c in cands.extract(u.text):
+            match = cands.type_match(prof, c)
+            inq = cands.in_question(prof, c)
+            if match > 0 and inq < MOSTLY_ASKED:
+                found.append((i, c, match, inq))
+    n = len(units)
+    bags = [set(terms(u.text)) for u in units]
+    idf = {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in prof.terms}
+    counts = Counter(cands.normal(c.text) for _, c, _, _ in found)
+    rows = []
+    for i, c, match, inq in found:
+        close, nearest = closeness(prof, units[i].text, c, idf)
+        multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
+        support = math.log(counts[cands.normal(c.text)])
+        years = _agreement(prof.years, set(YEAR.findall(units[i].text)))
+        rows.append(
+            [match, close, nearest, inq, support, multi, _modifier(units[i].text, c), years]
+        )
+    return [(i, c) for i, c, _, _ in found], rows
+
+
+def gather(
+    question: str,
+    passages: Sequence[Passage],
+    embed: Callable[[list[str]], Any],
+    doc_text: Callable[[str], str | None],
+) -> Evidence:
+    """Units around the passages, their features, and the candidate answers in them."""
+    prof = profile(question)
+    units = passage_sentences(passages, doc_text)
+    if not units:
+        return Evidence(prof, [], [], [], [])
+    import numpy as np
+
+    vectors = np.asarray(embed([question] + [u.text for u in units]), dtype=np.float32)
+    cosines = [float(c) for c in vectors[1:] @ vectors[0]]
+    unit_x = unit_features(prof, units, cosines)
+    found, cand_x = candidate_features(prof, units)
+    return Evidence(prof, units, unit_x, found, cand_x)

@@ -1,0 +1,181 @@
+"""Question analysis, done once per question: what it asks for, its key terms, its period.
+
+Every feature of the answer selector compares a unit or a candidate answer with this
+profile, so the rules that read a question live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from index.store import STOPWORDS
+
+_WORD = re.compile(r"\w[\w'’\-]*")
+_POSSESSIVE = re.compile(r"['’]s?$")
+_CAP = r"[^\W\d_a-z][\w’'\-]+"
+NAME = re.compile(rf"(?<![.!?:]\s)(?<!^)\b{_CAP}(?:\s+{_CAP})*")
+YEAR = re.compile(r"\b(?:1[6-9]|20)\d{2}\b")
+
+_PERSON = (
+    "person|people|man|woman|judge|president|leader|official|officials|agent|minister|secretary"
+    "|spokes(?:man|woman|person)|lawyer|attorney|expert|analyst|commentator|chancellor|head"
+    "|founder|founders|brothers|director|governor|senator|ambassador|names?|ceo|chairman|coach"
+    "|player|winner|champion|author|singer|actor|actress|company|team|club|organi[sz]ation"
+    "|firm|brand|band|group|party|manufacturer|developer|publisher|studio"
+    "|movie|film|song|album|book|game|show|series|novel|product|device|headset|car|model"
+)
+_PLACE = "country|city|cities|state|place|prison|airport|town|region|area|border|court|venue"
+_AMOUNT = "number|percentage|percent|amount|rate|share|proportion|price|cost|total|sum|figure"
+_MONEY = (
+    r"revenue|revenues|income|sales|cost|costs|expenses?|cash|profit|loss|earnings|margin"
+    r"|spend|spent|paid|pay|price|worth|value|valuation|dividend|debt|eps|capex|assets"
+)
+_WH = r"\b(?:what|which)\b(?:\s+[\w'’\-]+){0,3}?\s+"
+_MANY_THINGS = re.compile(r"\b(?:how|why|describe|explain|compare|discuss|relate)\b", re.I)
+
+_QUARTER = re.compile(
+    r"\bq([1-4])\b|\b(first|second|third|fourth)[- ]quarter\b|\bquarter ended\b", re.I
+)
+_MONTHS_ENDED = re.compile(r"\b(three|six|nine|twelve)[- ]months?\b", re.I)
+_FISCAL = re.compile(r"\bfiscal(?: year)?\s*((?:19|20)\d{2})\b|\bfy\s?((?:19|20)?\d{2})\b", re.I)
+_ORDINAL = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
+_MONTHS_Q = {"three": "3", "six": "6", "nine": "9", "twelve": "12"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Callable[[str], str]:
+    """Porter, from snowballstemmer: `import nltk` drags in scipy and pandas."""
+    import snowballstemmer
+
+    return lru_cache(maxsize=65536)(snowballstemmer.stemmer("porter").stemWord)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words, in order."""
+    stem = _stemmer()
+    words = (_POSSESSIVE.sub("", w.lower()).strip("'’-") for w in _WORD.findall(text))
+    return [stem(w) for w in words if w and w not in STOPWORDS]
+
+
+def periods(text: str) -> set[str]:
+    """Reporting periods named in a text: quarters ("q2"), "3m"/"6m" spans, fiscal years."""
+    found = set()
+    for m in _QUARTER.finditer(text):
+        if m.group(1):
+            found.add("q" + m.group(1))
+        elif m.group(2):
+            found.add("q" + _ORDINAL[m.group(2).lower()])
+    for m in _MONTHS_ENDED.finditer(text):
+        found.add(_MONTHS_Q[m.group(1).lower()] + "m")
+    for m in _FISCAL.finditer(text):
+        found.add("fy" + (m.group(1) or m.group(2))[-2:])
+    return found
+
+
+def answer_kind(question: str) -> str:
+    """What the question asks for: age, number, date, name, place, or other."""
+    q = question.lower()
+    if re.search(r"\bhow old\b|\bwhat age\b", q):
+        return "age"
+    if re.search(rf"\bhow (many|much|long|far|often)\b|{_WH}(?:{_AMOUNT})\b", q):
+        return "number"
+    if re.search(rf"\bwhen\b|{_WH}(?:year|date|day|month|time|decade|century)\b(?!-)", q):
+        return "date"
+    if re.search(rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b", q):
+        return "name"
+    if re.search(rf"\bwhere\b|{_WH}(?:{_PLACE})\b", q):
+        return "place"
+    if re.search(rf"^\W*what (?:is|was|were|are)\b[^?]*\b(?:{_MONEY})\b", q):
+        return "number"
+    return "other"
+
+
+def number_kind(question: str) -> str:
+    """For a number question: money, percent, or a count."""
+    q = question.lower()
+    if re.search(r"\bpercent|\bpercentage\b|\brate\b|\bshare of\b|\bproportion\b", q):
+        return "percent"
+    if re.search(rf"\bhow much\b|\b(?:{_MONEY})\b|\$", q):
+        return "money"
+    return "count"
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    """A question read once: the kind of answer it wants and what evidence must share."""
+
+    text: str
+    terms: frozenset[str]
+    kind: str  # age | number | date | name | place | other
+    subkind: str  # money | percent | count | year | date | "" (none)
+    keys: frozenset[str]  # years, numbers and proper nouns (as stems)
+    years: frozenset[str]
+    periods: frozenset[str]
+    focus: str | None  # the head noun of "which X" / "how many X", as a stem
+    wants_short: bool  # asks for one thing: a name, a date, a figure
+
+    @property
+    def typed(self) -> bool:
+        return self.kind != "other"
+
+
+_WH_HEAD = re.compile(r"\b(?:how (?:many|much)|which|what)\s+((?:[\w’'\-]+\s+){0,3})", re.I)
+_GENERIC = """date year day month time decade century number amount percentage percent total
+figure city country state place town region area person name kind type part one"""
+_AFTER_HEAD = frozenset(
+    "is are was were did do does will would has have had of in on for to by".split()
+)
+
+
+def focus_term(question: str) -> str | None:
+    """The noun a "which X" / "how many X" question is about, as a stem."""
+    m = _WH_HEAD.search(question)
+    if not m:
+        return None
+    words = []
+    for w in m.group(1).split():
+        if w.lower() in _AFTER_HEAD:
+            break
+        words.append(w)
+    if len(words) == 1 and words[0].lower().endswith("ed"):
+        return None  # "what happened": a verb, not a head noun
+    found = terms(" ".join(words))
+    if not found or found[-1] in set(terms(_GENERIC)):
+        return None
+    return found[-1]
+
+
+def key_terms(question: str) -> set[str]:
+    """Years, numbers and proper nouns of the question."""
+    keys = {m.group().lower().replace(",", "") for m in re.finditer(r"\b\d[\d,]*\b", question)}
+    for m in NAME.finditer(question):
+        keys.update(terms(m.group()))
+    return keys
+
+
+@lru_cache(maxsize=256)
+def profile(question: str) -> QuestionProfile:
+    kind = answer_kind(question)
+    if kind == "number":
+        sub = number_kind(question)
+    elif kind == "date":
+        sub = "year" if re.search(rf"{_WH}year\b|\bwhat year\b", question.lower()) else "date"
+    else:
+        sub = ""
+    many = bool(_MANY_THINGS.search(question)) and kind in ("other", "number") and sub != "count"
+    if re.search(r"\bhow (much|many)\b", question, re.I):
+        many = False
+    return QuestionProfile(
+        text=question,
+        terms=frozenset(terms(question)),
+        kind=kind,
+        subkind=sub,
+        keys=frozenset(key_terms(question)),
+        years=frozenset(YEAR.findall(question)),
+        periods=frozenset(periods(question)),
+        focus=focus_term(question),
+        wants_short=kind != "other" and not many,
+    )

@@ -1,0 +1,167 @@
+"""The offline answer selector: question profiles, candidates, the shipped weights, short
+answers end to end, follow-up resolution, and the eval figures built on them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.conversations import DEFAULT_CONVERSATIONS, load_conversations
+from eval.metrics import score_row, short_scores
+from qa import Engine, load_selector
+from qa.candidates import extract, type_match
+from qa.followup import resolve
+from qa.profile import periods, profile
+from qa.selector import LogisticModel, Selector
+from ui import render
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "sub", "short"),
+    [
+        ("How many alleged drug traffickers did Mexico extradite?", "number", "count", True),
+        ("What was Tesla's revenue in Q2 2020?", "number", "money", True),
+        ("What is the premiere date of Grey's Anatomy Season 17?", "date", "date", True),
+        ("In what year was Camarena murdered?", "date", "year", True),
+        ("Who won the men's singles U.S. Open 2021?", "name", "", True),
+        ("Which city hosted the olympic games in 2004?", "place", "", True),
+        ("Why might the extradition lead to more violence?", "other", "", False),
+    ],
+)
+def test_question_profile(question: str, kind: str, sub: str, short: bool) -> None:
+    p = profile(question)
+    assert (p.kind, p.subkind, p.wants_short) == (kind, sub, short)
+
+
+def test_periods_are_read_in_their_common_spellings() -> None:
+    assert periods("In the second quarter of 2023 (Q2), the six months ended") == {"q2", "6m"}
+    assert periods("fiscal year 2024") == {"fy24"}
+
+
+def test_candidates_are_exact_spans_of_their_type() -> None:
+    text = "Croatia lost 4-2 to France on July 15, 2018; revenue was $6.04 billion, up 2%."
+    found = {(c.text, c.ctype) for c in extract(text)}
+    assert {("Croatia", "name"), ("July 15, 2018", "date"), ("$6.04 billion", "money")} <= found
+    assert ("2%", "percent") in found
+    for c in extract(text):
+        assert text[c.start : c.end] == c.text
+    money = next(c for c in extract(text) if c.ctype == "money")
+    assert type_match(profile("What was Tesla's revenue?"), money) == 1.0
+    assert type_match(profile("Who won?"), money) == 0.0
+
+
+def test_shipped_weights_match_the_features_and_are_versioned() -> None:
+    sel = load_selector()
+    assert sel.unit.names and sel.candidate.names
+    assert 0.0 <= sel.min_typed <= 1.0 and 0.0 <= sel.min_other <= 1.0
+    assert sel.info["folds"] >= 2 and "figures" in sel.info  # trained with CV, figures kept
+
+
+def test_weights_for_other_features_are_refused_with_the_fix(tmp_path: Path) -> None:
+    sel = load_selector()
+    wrong = LogisticModel(("x",), (1.0,), 0.0, (0.0,), (1.0,))
+    bad = Selector(wrong, sel.candidate, sel.calibrate_typed, sel.calibrate_other, 0, 0, {})
+    path = tmp_path / "selector.json"
+    path.write_text(json.dumps(bad.to_dict()), encoding="utf-8")
+    load_selector.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="train_selector"):
+            load_selector(str(path))
+    finally:
+        load_selector.cache_clear()
+
+
+def test_short_answer_is_an_exact_span_inside_its_sentence_citation(
+    corpus_engine: Engine,
+) -> None:
+    answer = corpus_engine.ask("How many alleged drug traffickers did Mexico extradite?")
+    assert answer.answered and answer.short is not None
+    short = answer.short
+    assert short.quote == "29"
+    text = Path(short.path).read_text(encoding="utf-8")
+    assert text[short.start : short.end] == short.quote
+    sentence = next(c for c in answer.citations if c.n == short.n)
+    assert sentence.path == short.path and sentence.start <= short.start < short.end <= sentence.end
+    assert answer.to_dict()["short"]["quote"] == "29"
+
+
+def test_no_short_answer_for_a_question_that_asks_for_an_explanation(
+    corpus_engine: Engine,
+) -> None:
+    answer = corpus_engine.ask("Why might the extradition of cartel leaders lead to violence?")
+    assert answer.short is None and answer.to_dict()["short"] is None
+
+
+def test_a_refusal_keeps_its_reason(corpus_engine: Engine) -> None:
+    answer = corpus_engine.ask("What is the capital of Australia?")
+    assert not answer.answered and answer.refusal_reason
+    assert answer.to_dict()["refusal_reason"] == answer.refusal_reason
+
+
+def test_follow_ups_resolve_pronouns_and_carry_the_previous_answer() -> None:
+    history = [
+        {"role": "user", "content": "Who is Rafael Caro Quintero?"},
+        {"role": "assistant", "content": "A former leader of the Guadalajara cartel. [1]"},
+        {"role": "user", "content": "What is he accused of?"},
+        {"role": "assistant", "content": "He is accused of the 1985 murder of Camarena. [1]"},
+    ]
+    assert resolve("What is he accused of?", history[:2]) == (
+        "What is Rafael Caro Quintero accused of?"
+    )
+    when = resolve("When did that happen?", history)
+    assert when.startswith("When did that happen?") and "1985 murder" in when
+    assert resolve("Who founded Los Zetas?", history) == "Who founded Los Zetas?"
+
+
+def test_follow_up_answer_reads_the_previous_answer(corpus_engine: Engine) -> None:
+    first = corpus_engine.ask("What is Rafael Caro Quintero accused of?")
+    history = [
+        {"role": "user", "content": "What is Rafael Caro Quintero accused of?"},
+        {"role": "assistant", "content": first.text},
+    ]
+    answer = corpus_engine.ask("When did that happen?", history)
+    assert answer.answered and "1985" in answer.text
+
+
+def test_conversation_set_is_big_enough() -> None:
+    convs = load_conversations(DEFAULT_CONVERSATIONS)
+    assert len(convs) >= 20
+    assert all(2 <= len(c["turns"]) <= 4 for c in convs)
+
+
+def test_bad_conversations_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "c.jsonl"
+    bad.write_text('{"id": "x", "turns": []}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="non-empty 'turns'"):
+        load_conversations(bad)
+
+
+def test_exact_match_and_f1_use_the_short_answer() -> None:
+    row = {
+        "type": "factoid",
+        "answers": ["29"],
+        "sources": [],
+        "answer": "Mexico has extradited 29 alleged drug traffickers. [1]",
+        "answered": True,
+        "short": {"quote": "29"},
+    }
+    scores = score_row(row)
+    assert scores["exact_match"] == 1.0 and scores["f1"] == 1.0
+    without = score_row(row | {"short": None})
+    assert without["exact_match"] == 0.0 and without["f1"] < 0.5
+    figures = short_scores([row, row | {"short": None}])
+    assert figures == {"short_rate": 0.5, "short_exact_match": 1.0, "short_f1": 1.0}
+
+
+def test_ui_shows_the_short_answer_bold_and_highlighted_in_its_quote(
+    corpus_engine: Engine,
+) -> None:
+    answer = corpus_engine.ask("How many alleged drug traffickers did Mexico extradite?")
+    assert answer.short is not None
+    html = render.answer_html(answer, 0)
+    assert '<div class="qa-short"><b>29</b></div>' in html
+    cited = next(c for c in answer.citations if c.n == answer.short.n)
+    card = render.citation_card(0, cited, None, "", answer.short)
+    assert '<strong class="qa-short-in">29</strong>' in card
