@@ -79,12 +79,34 @@ class Citer:
             self._docs[path] = self._document(path)
         return self._docs[path]
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str]) -> list[list[float]]:
         """Embeddings, each text once per answer (a passage's sentences serve many claims)."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if missing:
             self._vectors.update(zip(missing, self._embed_texts(missing), strict=True))
         return [self._vectors[t] for t in texts]
+
+    _embed = embed
+
+    def sentences(self) -> list[extractive.Sentence]:
+        """Every sentence of every passage, each an exact span of its document text."""
+        out: list[extractive.Sentence] = []
+        for n, passage in enumerate(self.passages, start=1):
+            if n not in self._sentences:
+                self._sentences[n] = self._passage_sentences(passage)
+            out += self._sentences[n]
+        return out
+
+    def _passage_sentences(self, passage: Passage) -> list[extractive.Sentence]:
+        found = self._doc(passage.path)
+        return extractive.passage_sentences([passage], lambda _: found[0] if found else None)
+
+    def cite_sentence(self, s: extractive.Sentence, score: float) -> int | None:
+        """The citation number of sentence `s` (None when it is not an exact document span)."""
+        found = self._doc(s.passage.path)
+        if found is None or found[0][s.start : s.end] != s.text:
+            return None
+        return self._number(s.passage, s.start, s.end, s.text, score)
 
     def _cite(self, n: int, claim: str) -> int | None:
         passage = self.passages[n - 1]

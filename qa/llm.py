@@ -22,6 +22,7 @@ reply, a blank line, then the extractive answer's text.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -30,9 +31,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qa import prompt as prompts
-from qa.citing import Citer, MarkerRewriter, is_refusal, strip_thinking
+from qa.citing import Citer, strip_thinking
 from qa.endpoint import Endpoint
 from qa.errors import LLMError
+from qa.guard import Guard
+from qa.support import split_claims
 from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
 
 if TYPE_CHECKING:
@@ -58,9 +61,11 @@ class _Run:
 
 
 class _Fallback(Exception):
-    def __init__(self, error: LLMError, streamed: bool) -> None:
+    """Answer extractively: the model failed, or (unchecked) said nothing the guard could show."""
+
+    def __init__(self, error: LLMError, streamed: bool, *, unchecked: bool = False) -> None:
         super().__init__(str(error))
-        self.error, self.streamed = error, streamed
+        self.error, self.streamed, self.unchecked = error, streamed, unchecked
 
 
 def condense_with_model(endpoint: Endpoint, question: str, history: History) -> str:
@@ -86,6 +91,7 @@ def stream_answer(
 
     run = _Run(engine, question, started, Endpoint(engine.settings))
     failure: LLMError | None = None
+    unchecked = False
     t = time.perf_counter()
     run.search = question
     if prompts.conversation(history):  # a follow-up: make it standalone before retrieval
@@ -101,10 +107,10 @@ def stream_answer(
             yield from _generate(run, history)
             return
         except _Fallback as e:
-            failure = e.error
+            failure, unchecked = e.error, e.unchecked
             if e.streamed:
                 yield "\n\n"
-    yield from _fallback(run, failure)
+    yield from _fallback(run, failure, unchecked)
 
 
 def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
@@ -113,7 +119,7 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
         yield REFUSAL_TEXT
         yield _answer(run, REFUSAL_TEXT, False, [], None)
         return
-    t, streamed = time.perf_counter(), False
+    t, shown = time.perf_counter(), ""
     budget = prompts.answer_budget(s.llm_context_tokens, s.llm_max_tokens)
     try:
         prompt = prompts.build_prompt(
@@ -121,22 +127,51 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
         )
         log.debug("prompt: %d of %d tokens", prompt.tokens, prompt.budget)
         citer = _citer(run, prompt.passages)
-        rewriter = MarkerRewriter(citer.resolve)
-        for delta in strip_thinking(run.endpoint.stream(prompt.messages)):
-            if piece := rewriter.feed(delta):
-                if not streamed:
+        guard = Guard(citer, run.search, threshold=s.llm_support_threshold)
+        reply = _Reply(guard)
+        deltas = run.endpoint.stream(prompt.messages)
+        with contextlib.closing(deltas):  # leaving early ends the model's generation too
+            for piece in reply.read(strip_thinking(deltas)):
+                if not shown:
                     run.mark("first_token", run.started)
-                streamed = True
+                piece = f" {piece}" if shown else piece
+                shown += piece
                 yield piece
-        if tail := rewriter.close():
-            yield tail
     except LLMError as e:
         run.mark("llm", t)  # the time lost to the model before falling back
-        raise _Fallback(e, streamed) from e
+        raise _Fallback(e, bool(shown)) from e
     log.info("answered by %s in %d request(s)", run.endpoint.url, run.endpoint.requests)
-    run.timings["llm"] = (time.perf_counter() - t - citer.seconds) * 1000
-    run.timings["cite"] = citer.seconds * 1000
-    yield _final(run, rewriter.text.strip(), citer)
+    run.timings["llm"] = (time.perf_counter() - t - reply.seconds) * 1000
+    run.timings["check"] = reply.seconds * 1000
+    yield _final(run, shown, reply, citer)
+
+
+class _Reply:
+    """Reads the model's deltas claim by claim; yields each supported claim, cited."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.text = ""  # the raw reply, as far as it was read
+        self.seconds = 0.0  # spent checking claims
+
+    def read(self, deltas: Iterator[str]) -> Iterator[str]:
+        rest = ""
+        for delta in deltas:
+            self.text += delta
+            claims, rest = split_claims(rest + delta)
+            for claim in claims:
+                if shown := self._check(claim):
+                    yield shown
+                if self.guard.done:
+                    return  # enough: the rest of the reply is never generated
+        if rest.strip() and (shown := self._check(rest)):
+            yield shown
+
+    def _check(self, claim: str) -> str:
+        t0 = time.perf_counter()
+        verdict = self.guard.check(claim)
+        self.seconds += time.perf_counter() - t0
+        return verdict.shown
 
 
 def _citer(run: _Run, passages: list[Passage]) -> Citer:
@@ -145,23 +180,22 @@ def _citer(run: _Run, passages: list[Passage]) -> Citer:
     )
 
 
-def _final(run: _Run, text: str, citer: Citer) -> Answer:
-    if not text:
+def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
+    guard = reply.guard
+    if not reply.text.strip():
         raise _Fallback(LLMError(f"the model server at {run.endpoint.url} sent no text"), False)
-    if is_refusal(text, bool(citer.citations)):
+    counts = guard.counts
+    if counts["supported"]:
+        return _answer(run, shown, True, citer.citations, guard.notice())
+    if counts["refusal"]:  # said in its own words, with nothing supported beside it
         return _answer(run, REFUSAL_TEXT, False, [], None)
-    notes = []
-    if citer.dropped:
-        markers = "marker" if citer.dropped == 1 else "markers"
-        notes.append(f"Removed {citer.dropped} citation {markers} that named no passage.")
-    if not citer.citations:
-        notes.append(
-            "The model cited no passage: this answer is not checked against the documents."
-        )
-    if run.endpoint.finish_reason == "length":
-        limit = run.engine.settings.llm_max_tokens
-        notes.append(f"The answer was cut at {limit} tokens (QA_LLM_MAX_TOKENS).")
-    return _answer(run, text, True, citer.citations, " ".join(notes) or None)
+    left = counts["unsupported"] + counts["echo"]
+    why = (
+        f"none of the {left} sentences of its reply is supported by the documents"
+        if left
+        else "its reply held no claim to check"
+    )
+    raise _Fallback(LLMError(why), False, unchecked=True)
 
 
 def _answer(
@@ -181,10 +215,17 @@ def _answer(
     )
 
 
-def _fallback(run: _Run, error: LLMError) -> Iterator[str | Answer]:
-    log.info("the LLM failed, answering extractively: %s", error)
+def _fallback(run: _Run, error: LLMError, unchecked: bool = False) -> Iterator[str | Answer]:
+    log.info("answering extractively: %s", error)
     answer = run.engine.extract(run.question, run.passages, search_query=run.search)
-    answer.notice = f"The language model failed: {error}. This is the offline extractive answer."
+    if unchecked:
+        answer.notice = (
+            f"The model's answer was not used: {error}. This is the offline extractive answer."
+        )
+    else:
+        answer.notice = (
+            f"The language model failed: {error}. This is the offline extractive answer."
+        )
     answer.timings_ms = run.timings | answer.timings_ms
     answer.timings_ms["total"] = (time.perf_counter() - run.started) * 1000
     for m in re.finditer(r"\S+\s*", answer.text):

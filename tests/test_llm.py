@@ -21,6 +21,8 @@ import pytest
 from index.chunking import token_encoder
 from qa import REFUSAL_TEXT, Answer, Engine, Settings
 from qa.citing import MarkerRewriter, claim_before, is_refusal, marker_numbers, strip_thinking
+from qa.endpoint import STOP
+from qa.guard import MAX_CLAIMS
 from qa.prompt import CONDENSE_PROMPT, SYSTEM_PROMPT
 from tests.conftest import CORPUS
 from tests.openai_server import OpenAIServer, free_port_url
@@ -140,16 +142,18 @@ def test_citations_are_numbered_by_first_appearance(
     assert_checkable(engine, answer)
 
 
-def test_out_of_range_markers_are_dropped_and_counted(
+def test_the_models_markers_are_replaced_and_unsupported_claims_left_out(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
     openai_server.reply(f"{CLAIM} [1][7]. It was the largest such transfer [0, 12].")
     deltas, answer = run(engine, QUESTION)
-    assert answer.text == f"{CLAIM} [1]. It was the largest such transfer."
-    assert "".join(deltas) == answer.text  # the stream never showed a broken marker
+    assert answer.text == f"{CLAIM} [1]."
+    assert "".join(deltas) == answer.text  # the stream never showed the unchecked claim
     assert [c.n for c in answer.citations] == [1]
-    assert answer.notice == "Removed 3 citation markers that named no passage."
+    assert answer.notice == (
+        "Left out 1 sentence of the model's reply that the documents do not support."
+    )
     assert_checkable(engine, answer)
 
 
@@ -157,13 +161,17 @@ def test_stream_delivers_several_deltas_then_the_answer(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
-    openai_server.reply(f"{CLAIM} [1]. The move came on Thursday [2].", chunk_delay=0.01)
+    openai_server.reply(
+        f"{CLAIM} [1]. The move on Thursday follows the designation of Mexican drug cartels as "
+        "Foreign Terrorist Organizations [2].",
+        chunk_delay=0.01,
+    )
     deltas, answer = run(engine, QUESTION)
-    assert len(deltas) >= 8 and all(deltas)
+    assert len(deltas) == 2 and all(deltas)  # one checked claim at a time
     assert "".join(deltas) == answer.text
     assert len(answer.citations) == 2
     assert 0 < answer.timings_ms["first_token"] <= answer.timings_ms["total"]
-    assert {"retrieve", "llm", "cite", "total"} <= answer.timings_ms.keys()
+    assert {"retrieve", "llm", "check", "total"} <= answer.timings_ms.keys()
 
 
 def test_cannot_find_reply_is_a_refusal(
@@ -179,14 +187,76 @@ def test_cannot_find_reply_is_a_refusal(
     assert (answer.answered, answer.citations) == (False, [])
 
 
-def test_an_uncited_answer_is_kept_with_a_notice(
+def test_a_supported_claim_without_a_marker_gets_its_citation(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
-    openai_server.reply("Twenty-nine people were extradited.")
+    openai_server.reply(f"{CLAIM}")
     _, answer = run(engine, QUESTION)
-    assert answer.answered and answer.citations == []
-    assert answer.notice and "cited no passage" in answer.notice
+    assert answer.mode == "llm" and answer.text == f"{CLAIM} [1]." and answer.notice is None
+    assert "extradited 29 alleged drug traffickers" in answer.citations[0].quote
+    assert_checkable(engine, answer)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Bananas orbit the moon every Tuesday [1]. The sea is made of copper [2].",
+        "Mexico extradited 35 alleged drug traffickers to the US [1].",  # a wrong figure
+        "Canada extradited 29 alleged drug traffickers to the US [1].",  # a wrong name
+        f"<<<END PASSAGE 2>> Question: {QUESTION} Answer from the passages above and cite them "
+        "as [n].",
+    ],
+)
+def test_nonsense_wrong_facts_and_prompt_echoes_fall_back_to_the_extractive_answer(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine], reply: str
+) -> None:
+    engine = llm_engine(openai_server)
+    openai_server.reply(reply)
+    deltas, answer = run(engine, QUESTION)
+    assert answer.mode == "extractive" and answer.answered
+    assert answer.notice and answer.notice.startswith("The model's answer was not used")
+    assert "".join(deltas) == answer.text  # nothing of the reply was shown
+    assert "<<<" not in answer.text and "35" not in answer.text and "Canada" not in answer.text
+    assert_checkable(engine, answer)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I'm sorry, but the passages don't tell us anything about that.",
+        "Unfortunately, there is no information about the capital of Australia in these texts.",
+        "I do not know.",
+    ],
+)
+def test_a_refusal_in_the_models_own_words_is_a_refusal(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine], reply: str
+) -> None:
+    engine = llm_engine(openai_server)
+    openai_server.reply(reply)
+    deltas, answer = run(engine, "What is the capital of Australia?")
+    assert (answer.answered, answer.text, answer.citations, answer.mode) == (
+        False,
+        REFUSAL_TEXT,
+        [],
+        "llm",
+    )
+    assert reply not in "".join(deltas)
+
+
+def test_generation_is_bounded_and_a_rambling_reply_is_not_read_to_the_end(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
+) -> None:
+    engine = llm_engine(openai_server)
+    ramble = " ".join(f"Bananas number {i} orbit the moon." for i in range(200))
+    openai_server.reply(ramble, chunk_delay=0.002)
+    _, answer = run(engine, QUESTION)
+    body = openai_server.last_request.body
+    assert body["max_tokens"] == Settings().llm_max_tokens <= 256
+    assert body["stop"] == list(STOP) and "<<<" in body["stop"]
+    assert answer.mode == "extractive"  # none of it was supported
+    # the guard stopped after MAX_CLAIMS claims: the request was closed long before the end
+    assert answer.notice and f"none of the {MAX_CLAIMS} sentences" in answer.notice
 
 
 def test_closing_the_stream_midway_ends_the_request(
@@ -194,9 +264,12 @@ def test_closing_the_stream_midway_ends_the_request(
 ) -> None:
     """A UI that cancels (closes the generator) must not leave the HTTP stream running."""
     engine = llm_engine(openai_server)
-    openai_server.reply(f"{CLAIM} [1]. " * 30, chunk_delay=0.01)
+    openai_server.reply(
+        " ".join(f"{CLAIM} [1]. The 29 inmates were being held in {n} prisons [1]." for n in "ab"),
+        chunk_delay=0.01,
+    )
     events = engine.stream(QUESTION)
-    assert isinstance(next(events), str) and isinstance(next(events), str)
+    assert isinstance(next(events), str)
     events.close()
     openai_server.reply(f"{CLAIM} [1].")
     _, answer = run(engine, QUESTION)  # the client is still fine for the next question
@@ -272,10 +345,10 @@ def test_stream_cut_midway_falls_back_without_retrying(
 ) -> None:
     engine = llm_engine(openai_server, llm_retries=2)
     openai_server.respond_with(lambda body: f"{CLAIM} [1]. More words follow here.")
-    openai_server.disconnect(after_chunks=3)
+    openai_server.disconnect(after_chunks=12)
     deltas, answer = run(engine, QUESTION)
     assert_fallback(answer, "cannot connect")
-    assert "".join(deltas).startswith("Mexico extradited")  # what was shown stays shown
+    assert "".join(deltas).startswith(f"{CLAIM} [1].")  # what was shown stays shown
     assert "".join(deltas).endswith("\n\n" + answer.text)
     assert len(openai_server.chat_requests) == 1
 
@@ -381,7 +454,11 @@ def test_follow_up_is_condensed_by_the_model_before_retrieval(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
-    openai_server.reply(STANDALONE, "He was extradited on Thursday, February 27, 2025 [1].")
+    openai_server.reply(
+        STANDALONE,
+        "Rafael Caro Quintero, the former leader of the Guadalajara cartel, was among the 29 "
+        "inmates [1].",
+    )
     _, answer = run(engine, "When was he extradited?", HISTORY)
     condense, final = openai_server.chat_requests
     assert condense.messages[0] == {"role": "system", "content": CONDENSE_PROMPT}
