@@ -1,13 +1,19 @@
-"""The OpenAI-compatible answerer: fluent answers whose citations stay checkable.
+"""The OpenAI-compatible answerer: fluent answers in which only checked claims are shown.
 
 One question (Engine.stream calls `stream_answer` when QA_LLM=openai):
 
 1. a follow-up (any question asked with history) is condensed into a standalone question
-   by the model, or by the offline heuristic `qa.engine.condense` when that fails;
+   by the model, or by the offline heuristic `qa.engine.condense` when that fails or the
+   model's rewrite echoes the prompt or shares no word with what was asked;
 2. passages are retrieved for it, and the prompt is fitted to the context (qa.prompt);
-3. the reply streams as text deltas whose `[n]` markers are rewritten on the fly into
-   exact, numbered citations (qa.citing), so the streamed text is the final text;
-4. the final Answer, mode "llm"; a "cannot find" reply is answered=False.
+3. the reply is read claim by claim as it streams; the guard (qa.guard) shows a claim
+   only when one retrieved sentence supports it (qa.support), cited by us as an exact
+   span whatever markers the model wrote; echoes of the prompt, refusals, restatements
+   and unsupported claims are never shown. Generation is bounded by stop sequences,
+   QA_LLM_MAX_TOKENS, and the guard, which stops reading after three shown claims;
+4. the final Answer, mode "llm": the shown claims (answered), or a refusal when the model
+   said in its own words that the passages do not hold the answer. When no claim passed,
+   the extractive answer with a notice, mode "extractive".
 
 Failure: timeouts, refused connections, 401, 429 and 5xx get a one-line message and
 bounded retries (qa.endpoint), then the extractive answer with a visible notice, mode
@@ -15,9 +21,9 @@ bounded retries (qa.endpoint), then the extractive answer with a visible notice,
 the user waits once, not twice.
 
 Stream contract (UI, CLI): str deltas, then exactly one Answer, last. Normally the deltas
-join to answer.text. The final Answer is authoritative: a refusal's text is REFUSAL_TEXT
-whatever the model's wording, and after a stream cut midway the deltas are the partial
-reply, a blank line, then the extractive answer's text.
+join to answer.text (each delta one checked claim). The final Answer is authoritative: a
+refusal's text is REFUSAL_TEXT, and after a stream cut midway the deltas are the claims
+shown so far, a blank line, then the extractive answer's text.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qa import prompt as prompts
+from qa import support
 from qa.citing import Citer, strip_thinking
 from qa.endpoint import Endpoint
 from qa.errors import LLMError
-from qa.guard import Guard
+from qa.guard import Guard, is_echo
 from qa.support import split_claims
 from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
 
@@ -80,6 +87,10 @@ def condense_with_model(endpoint: Endpoint, question: str, history: History) -> 
     text = next((ln for ln in reply.splitlines() if ln.strip()), "")
     text = re.sub(r"^\s*(?:standalone question\s*:)?\s*", "", text, flags=re.IGNORECASE)
     text = " ".join(text.strip().strip("\"'“”").split())
+    users = [m.get("content", "") for m in history if m.get("role") == "user"]
+    asked = " ".join([question, *users])
+    if is_echo(text) or not support.content(text) & support.content(asked):
+        return condense(question, history)  # an echo, or about nothing that was asked
     return text if 0 < len(text) <= s.max_question_chars else condense(question, history)
 
 

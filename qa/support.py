@@ -82,7 +82,7 @@ def split_claims(text: str) -> tuple[list[str], str]:
             continue  # "u.s", "e.g"
         claims.append(text[cut : m.end()])
         cut = m.end()
-    return [c for c in claims if c.strip()], text[cut:]
+    return [c for c in claims if re.search(r"\w", plain(c))], text[cut:]
 
 
 def recall(claim_terms: set[str], sentence_terms: set[str]) -> float:

@@ -31,6 +31,30 @@ def test_claims_are_cut_at_sentence_ends_and_lines_not_abbreviations() -> None:
     assert split_claims("No end yet")[0] == []
 
 
+def read(pieces: list[str]) -> list[str]:
+    """Claims as the answerer reads them from a stream of deltas (qa.llm._Reply)."""
+    claims, rest = [], ""
+    for piece in pieces:
+        done, rest = split_claims(rest + piece)
+        claims += [plain(c) for c in done]
+    return claims + ([plain(rest)] if rest.strip() else [])
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Paris is large [1]. It has a river [2].",
+        "Claim. [1]\n\nNext [2]",
+        "Range [1-2]. Dup [1][1]. St. Louis is big.",
+    ],
+)
+def test_claims_are_the_same_however_the_stream_is_cut(reply: str) -> None:
+    whole = read([reply])
+    assert read(list(reply)) == whole
+    for cut in range(len(reply)):
+        assert read([reply[:cut], reply[cut:]]) == whole
+
+
 def test_markers_and_bullets_are_stripped_but_brackets_kept() -> None:
     assert plain("1. Paris is big [1][Passage 2] and [sic] old [1, 3].") == (
         "Paris is big and [sic] old."

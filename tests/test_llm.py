@@ -20,7 +20,7 @@ import pytest
 
 from index.chunking import token_encoder
 from qa import REFUSAL_TEXT, Answer, Engine, Settings
-from qa.citing import MarkerRewriter, claim_before, is_refusal, marker_numbers, strip_thinking
+from qa.citing import is_refusal, strip_thinking
 from qa.endpoint import STOP
 from qa.guard import MAX_CLAIMS
 from qa.prompt import CONDENSE_PROMPT, SYSTEM_PROMPT
@@ -162,8 +162,8 @@ def test_stream_delivers_several_deltas_then_the_answer(
 ) -> None:
     engine = llm_engine(openai_server)
     openai_server.reply(
-        f"{CLAIM} [1]. The move on Thursday follows the designation of Mexican drug cartels as "
-        "Foreign Terrorist Organizations [2].",
+        f"{CLAIM} [1]. This mass extradition is one of the largest such deliveries to U.S. "
+        "justice in recent history [2].",
         chunk_delay=0.01,
     )
     deltas, answer = run(engine, QUESTION)
@@ -456,8 +456,7 @@ def test_follow_up_is_condensed_by_the_model_before_retrieval(
     engine = llm_engine(openai_server)
     openai_server.reply(
         STANDALONE,
-        "Rafael Caro Quintero, the former leader of the Guadalajara cartel, was among the 29 "
-        "inmates [1].",
+        "Caro Quintero is a former leader of the extinct Cartel of Guadalajara [1].",
     )
     _, answer = run(engine, "When was he extradited?", HISTORY)
     condense, final = openai_server.chat_requests
@@ -487,56 +486,7 @@ def test_failed_condensing_uses_the_heuristic_and_waits_only_once(
     assert len(openai_server.chat_requests) == 2  # the condensing attempts only
 
 
-# ---- the marker rewriter, alone ---------------------------------------------------------------
-class FakeCiter:
-    def __init__(self, passages: int) -> None:
-        self.passages, self.seen, self.dropped = passages, [], 0
-
-    def resolve(self, numbers: list[int], claim: str) -> list[int]:
-        self.seen.append((numbers, claim))
-        ok = [n for n in numbers if 1 <= n <= self.passages]
-        self.dropped += len(numbers) - len(ok)
-        return [10 * n for n in ok]  # visibly renumbered
-
-
-def rewrite(pieces: list[str], passages: int = 2) -> tuple[str, FakeCiter]:
-    citer = FakeCiter(passages)
-    rewriter = MarkerRewriter(citer.resolve)
-    out = "".join(rewriter.feed(p) for p in pieces) + rewriter.close()
-    assert out == rewriter.text
-    return out, citer
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        ("Paris is large [1]. It has a river [2].", "Paris is large [10]. It has a river [20]."),
-        ("Both hold [1, 2] and [Passage 2].", "Both hold [10][20] and [20]."),
-        ("Wrong [3]. Also wrong [0] here.", "Wrong. Also wrong here."),
-        ("Kept [sic] and [a] and [2020] and [", "Kept [sic] and [a] and [2020] and ["),
-        ("Range [1-2]. Dup [1][1].", "Range [10][20]. Dup [10]."),
-        ("Claim. [1]\n\nNext [2]", "Claim. [10]\n\nNext [20]"),
-    ],
-)
-def test_markers_are_rewritten_however_the_stream_is_cut(reply: str, expected: str) -> None:
-    whole, _ = rewrite([reply])
-    assert whole == expected
-    assert rewrite(list(reply))[0] == expected  # one character per delta
-    for cut in range(len(reply)):
-        assert rewrite([reply[:cut], reply[cut:]])[0] == expected
-
-
-def test_each_marker_is_resolved_with_the_claim_before_it() -> None:
-    _, citer = rewrite(["Mexico sent 29 men north [1]. Caro Quintero", " was one of them [2][1]."])
-    assert citer.seen == [
-        ([1], "Mexico sent 29 men north"),
-        ([2], "Caro Quintero was one of them"),
-        ([1], "Caro Quintero was one of them"),
-    ]
-    assert claim_before("The first part [1], and then a second claim ") == "and then a second claim"
-    assert marker_numbers("1, 3 and 5-6") == [1, 3, 5, 6]
-
-
+# ---- reading the raw reply -------------------------------------------------------------------
 def test_refusals_and_thinking_are_recognised() -> None:
     assert is_refusal(REFUSAL_TEXT, cited=False)
     assert is_refusal("The passages do not contain this information.", cited=False)
