@@ -154,9 +154,6 @@ def main() -> None:
             "at_threshold": round(balanced_accuracy(ex, fit), 4),
             "held_out_threshold": t_out,
             "held_out_balanced_accuracy": round(balanced_accuracy(ex, t_out), 4),
-            "current_threshold_accuracy": round(
-                balanced_accuracy(ex, support.SUPPORT_THRESHOLD), 4
-            ),
         }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

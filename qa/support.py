@@ -23,7 +23,7 @@ from qa import extractive
 Embed = Callable[[list[str]], list[list[float]]]
 
 # Calibrated on the dev sets (README "LLM answer checks"): see bench/support_calibration.py.
-SUPPORT_THRESHOLD = 0.6
+SUPPORT_THRESHOLD = 0.72
 RECALL_WEIGHT = 0.5  # the rest is cosine
 MIN_RECALL = 0.5  # and at least half the claim's content words must be in the sentence
 SHORT_CLAIM_TERMS = 3  # a claim with fewer content words is read together with the question

@@ -179,12 +179,23 @@ def test_cannot_find_reply_is_a_refusal(
 ) -> None:
     engine = llm_engine(openai_server)
     openai_server.reply("I cannot find the answer to this in the provided passages [1].")
-    _, answer = run(engine, "What is the capital of Australia?")
+    _, answer = run(engine, QUESTION)
     assert (answer.answered, answer.text, answer.citations) == (False, REFUSAL_TEXT, [])
     assert answer.mode == "llm"
     openai_server.reply(REFUSAL_TEXT)
-    _, answer = run(engine, "What is the capital of Australia?")
+    _, answer = run(engine, QUESTION)
     assert (answer.answered, answer.citations) == (False, [])
+
+
+def test_passages_without_what_the_question_asks_for_are_refused_without_the_model(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
+) -> None:
+    engine = llm_engine(openai_server)
+    openai_server.reply("Canberra is the capital of Australia [1].")
+    deltas, answer = run(engine, "What is the capital of Australia?")
+    assert (answer.answered, answer.text, answer.citations) == (False, REFUSAL_TEXT, [])
+    assert "".join(deltas) == REFUSAL_TEXT and "Canberra" not in answer.text
+    assert openai_server.chat_requests == []  # not asked: nothing could support an answer
 
 
 def test_a_supported_claim_without_a_marker_gets_its_citation(
@@ -225,7 +236,7 @@ def test_nonsense_wrong_facts_and_prompt_echoes_fall_back_to_the_extractive_answ
     "reply",
     [
         "I'm sorry, but the passages don't tell us anything about that.",
-        "Unfortunately, there is no information about the capital of Australia in these texts.",
+        "Unfortunately, there is no information about that in these texts.",
         "I do not know.",
     ],
 )
@@ -234,7 +245,7 @@ def test_a_refusal_in_the_models_own_words_is_a_refusal(
 ) -> None:
     engine = llm_engine(openai_server)
     openai_server.reply(reply)
-    deltas, answer = run(engine, "What is the capital of Australia?")
+    deltas, answer = run(engine, QUESTION)
     assert (answer.answered, answer.text, answer.citations, answer.mode) == (
         False,
         REFUSAL_TEXT,
