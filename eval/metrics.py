@@ -160,7 +160,9 @@ _FUNCTION_WORDS = frozenset(
 
 
 def answer_claims(text: str) -> list[tuple[str, list[int]]]:
-    """An answer's sentences, each with the citation numbers written in or right after it."""
+    """An answer's sentences, each with the citations that vouch for it: those written in or
+    right after it, else those of the next cited sentence (a quoted sentence may hold "U.S."
+    or a quotation that reads as a sentence end); none after the last citation."""
     claims: list[tuple[str, list[int]]] = []
     parts = _CLAIM_END.split(text)
     for i in range(0, len(parts), 2):
@@ -170,6 +172,12 @@ def answer_claims(text: str) -> list[tuple[str, list[int]]]:
             claims.append((part.strip(), cited))
         elif claims:  # markers alone: they belong to the sentence before
             claims[-1][1].extend(cited)
+    following: list[int] = []
+    for claim, cited in reversed(claims):
+        if cited:
+            following = list(cited)
+        else:
+            cited.extend(following)
     return claims
 
 

@@ -27,6 +27,7 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m"
 CONTEXT_TOKENS = 4096  # the server's n_ctx; QA_LLM_CONTEXT_TOKENS is set to match
 START_TIMEOUT_S = 120.0
+TOP_K = 2  # short prompts: each test question costs one model call of ~800 tokens
 
 
 def gguf_path() -> Path | None:
@@ -61,7 +62,8 @@ class LlamaServer:
             "OPENAI_API_KEY": "not-needed",
             "QA_LLM_MODEL": MODEL_ALIAS,
             "QA_LLM_CONTEXT_TOKENS": str(CONTEXT_TOKENS),
-            "QA_LLM_TIMEOUT": "120",
+            "QA_LLM_TIMEOUT": "600",  # generous: a loaded CI machine is slow, not broken
+            "QA_TOP_K": str(TOP_K),
         }
 
 

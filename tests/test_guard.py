@@ -103,10 +103,16 @@ QUOTE = "On Thursday, Mexico extradited 29 alleged drug traffickers to the Unite
 def test_eval_counts_claims_without_a_supporting_citation() -> None:
     citations = [{"n": 1, "quote": QUOTE, "source": "a.txt", "valid": True}]
     text = "Mexico extradited 29 traffickers [1]. They sang songs. It was 35 people [1]."
-    assert [c for c, _ in answer_claims(text)] == [
-        "Mexico extradited 29 traffickers [1].",
-        "They sang songs.",
-        "It was 35 people [1].",
+    assert answer_claims(text) == [
+        ("Mexico extradited 29 traffickers [1].", [1]),
+        ("They sang songs.", [1]),  # vouched for by the next citation, which does not hold it
+        ("It was 35 people [1].", [1]),
+    ]
+    quoted = "The U.S. Drug Enforcement Administration said so [1]. Then more."
+    assert answer_claims(quoted) == [
+        ("The U.S.", [1]),
+        ("Drug Enforcement Administration said so [1].", [1]),
+        ("Then more.", []),
     ]
     assert claim_supported("Mexico extradited 29 traffickers.", [QUOTE])
     assert not claim_supported("It was 35 people.", [QUOTE])  # a number the quote lacks
