@@ -173,7 +173,7 @@ def answer_claims(text: str) -> list[tuple[str, list[int]]]:
         elif claims:  # markers alone: they belong to the sentence before
             claims[-1][1].extend(cited)
     following: list[int] = []
-    for claim, cited in reversed(claims):
+    for _claim, cited in reversed(claims):
         if cited:
             following = list(cited)
         else:
