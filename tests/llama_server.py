@@ -89,8 +89,10 @@ def start(log: Path) -> LlamaServer:
         port,
         "--n_ctx",
         str(CONTEXT_TOKENS),
-        "--n_threads",
-        str(min(2, os.cpu_count() or 1)),
+        "--n_threads",  # one thread: on a busy machine two wait on each other at every step
+        "1",
+        "--n_threads_batch",
+        "1",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
