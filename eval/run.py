@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from eval.formats import GoldItem, make_item
 from eval.metrics import (
+    CLAIM_METRIC_NAMES,
     COUNT_NAMES,
     FAILURE_KINDS,
     LOWER_IS_BETTER,
@@ -239,6 +240,7 @@ def llm_judge(
 KNOWN_METRICS: tuple[str, ...] = (
     *METRIC_NAMES,
     *SHORT_METRICS,
+    *CLAIM_METRIC_NAMES,
     *JUDGE_METRICS,
     *COUNT_NAMES,
     "n_errors",
@@ -316,7 +318,7 @@ _UNSCALED = ("answer_chars_median", "latency_ms_p50", "latency_ms_p95")
 def _fmt(name: str, value: Any) -> str:
     if value is None:
         return "–"
-    if name in _COUNTS:
+    if name in _COUNTS or name in CLAIM_METRIC_NAMES:
         return f"{value:.0f}"
     return f"{value:.1f}" if name in _UNSCALED else f"{value:.3f}"
 
@@ -330,13 +332,18 @@ def _delta(name: str, value: Any, old: Any) -> str:
         return "="
     judged = name not in _COUNTS and name != "answer_chars_median"
     worse = judged and (diff > 0) == (name in LOWER_IS_BETTER)
-    text = f"{diff:+.1f}" if name in _UNSCALED else f"{diff:+.3f}"
+    whole = name in _UNSCALED or name in CLAIM_METRIC_NAMES
+    text = f"{diff:+.1f}" if whole else f"{diff:+.3f}"
     return text + (" ✗" if worse else "")
 
 
 def _metrics_table(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> list[str]:
     old = baseline.get("metrics", {}) if baseline else None
-    names = [n for n in (*METRIC_NAMES, *SHORT_METRICS, *JUDGE_METRICS) if n in metrics]
+    names = [
+        n
+        for n in (*METRIC_NAMES, *SHORT_METRICS, *CLAIM_METRIC_NAMES, *JUDGE_METRICS)
+        if n in metrics
+    ]
     names += [n for n in ("follow_up_accuracy",) if n in metrics]
     names += [n for n in _COUNTS if n in metrics]
     header = ["| metric | value |" + (" baseline | Δ |" if old is not None else "")]

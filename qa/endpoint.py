@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-4o-mini"  # only when QA_LLM_MODEL is unset and the server lists none
 MAX_WAIT_S = 10.0  # the longest pause between retries, whatever Retry-After asks for
+# Generation ends where a model would start echoing the prompt (its delimiters, a new
+# "Question:") or open a second turn; at most 4 (OpenAI's limit).
+STOP = ("<<<", "\nQuestion:", "\nPassages", "<|im_end|>")
 
 
 @lru_cache(maxsize=4)
@@ -85,6 +88,7 @@ class Endpoint:
             max_tokens=max_tokens,
             temperature=self.settings.llm_temperature,
             stream=stream,
+            stop=list(STOP),
         )
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
@@ -97,7 +101,7 @@ class Endpoint:
                 self._retry_or_raise(e, attempt, streamed=False)
         raise AssertionError("unreachable")
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(self, messages: list[dict[str, str]]) -> Generator[str, None, None]:
         """Text deltas of the reply. Retries only while nothing has been yielded."""
         for attempt in range(1, self.settings.llm_retries + 2):
             streamed = False

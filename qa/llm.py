@@ -1,13 +1,21 @@
-"""The OpenAI-compatible answerer: fluent answers whose citations stay checkable.
+"""The OpenAI-compatible answerer: fluent answers in which only checked claims are shown.
 
 One question (Engine.stream calls `stream_answer` when QA_LLM=openai):
 
 1. a follow-up (any question asked with history) is condensed into a standalone question
-   by the model, or by the offline heuristic `qa.engine.condense` when that fails;
-2. passages are retrieved for it, and the prompt is fitted to the context (qa.prompt);
-3. the reply streams as text deltas whose `[n]` markers are rewritten on the fly into
-   exact, numbered citations (qa.citing), so the streamed text is the final text;
-4. the final Answer, mode "llm"; a "cannot find" reply is answered=False.
+   by the model, or by the offline heuristic `qa.engine.condense` when that fails or the
+   model's rewrite echoes the prompt or shares no word with what was asked;
+2. passages are retrieved for it. When the extractive answerer's evidence checks refuse
+   (the passages lack the kind of thing asked for), that refusal is the answer and the
+   model is not asked (EVIDENCE_GATE). Else the prompt is fitted to the context (qa.prompt);
+3. the reply is read claim by claim as it streams; the guard (qa.guard) shows a claim
+   only when one retrieved sentence supports it (qa.support), cited by us as an exact
+   span whatever markers the model wrote; echoes of the prompt, refusals, restatements
+   and unsupported claims are never shown. Generation is bounded by stop sequences,
+   QA_LLM_MAX_TOKENS, and the guard, which stops reading after three shown claims;
+4. the final Answer, mode "llm": the shown claims (answered), or a refusal when the model
+   said in its own words that the passages do not hold the answer. When no claim passed,
+   the extractive answer with a notice, mode "extractive".
 
 Failure: timeouts, refused connections, 401, 429 and 5xx get a one-line message and
 bounded retries (qa.endpoint), then the extractive answer with a visible notice, mode
@@ -15,13 +23,14 @@ bounded retries (qa.endpoint), then the extractive answer with a visible notice,
 the user waits once, not twice.
 
 Stream contract (UI, CLI): str deltas, then exactly one Answer, last. Normally the deltas
-join to answer.text. The final Answer is authoritative: a refusal's text is REFUSAL_TEXT
-whatever the model's wording, and after a stream cut midway the deltas are the partial
-reply, a blank line, then the extractive answer's text.
+join to answer.text (each delta one checked claim). The final Answer is authoritative: a
+refusal's text is REFUSAL_TEXT, and after a stream cut midway the deltas are the claims
+shown so far, a blank line, then the extractive answer's text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -30,15 +39,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qa import prompt as prompts
-from qa.citing import Citer, MarkerRewriter, is_refusal, strip_thinking
+from qa import support
+from qa.citing import Citer, strip_thinking
 from qa.endpoint import Endpoint
 from qa.errors import LLMError
+from qa.guard import Guard, is_echo
+from qa.support import split_claims
 from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from qa.engine import Engine, History
 
 log = logging.getLogger(__name__)
+
+# Ask the model only when the extractive answerer's evidence checks find, in the passages,
+# the kind of thing the question asks for (a number, a date, a name, its head noun, its
+# key terms). Refusal is then at least as accurate as offline mode, whatever the model.
+EVIDENCE_GATE = True
 
 
 @dataclass
@@ -50,6 +67,7 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     search: str = ""
     passages: list[Passage] = field(default_factory=list)
+    extracted: Answer | None = None  # the extractive answer, once computed
 
     def mark(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -58,9 +76,11 @@ class _Run:
 
 
 class _Fallback(Exception):
-    def __init__(self, error: LLMError, streamed: bool) -> None:
+    """Answer extractively: the model failed, or (unchecked) said nothing the guard could show."""
+
+    def __init__(self, error: LLMError, streamed: bool, *, unchecked: bool = False) -> None:
         super().__init__(str(error))
-        self.error, self.streamed = error, streamed
+        self.error, self.streamed, self.unchecked = error, streamed, unchecked
 
 
 def condense_with_model(endpoint: Endpoint, question: str, history: History) -> str:
@@ -75,6 +95,10 @@ def condense_with_model(endpoint: Endpoint, question: str, history: History) -> 
     text = next((ln for ln in reply.splitlines() if ln.strip()), "")
     text = re.sub(r"^\s*(?:standalone question\s*:)?\s*", "", text, flags=re.IGNORECASE)
     text = " ".join(text.strip().strip("\"'“”").split())
+    users = [m.get("content", "") for m in history if m.get("role") == "user"]
+    asked = " ".join([question, *users])
+    if is_echo(text) or not support.content(text) & support.content(asked):
+        return condense(question, history)  # an echo, or about nothing that was asked
     return text if 0 < len(text) <= s.max_question_chars else condense(question, history)
 
 
@@ -86,6 +110,7 @@ def stream_answer(
 
     run = _Run(engine, question, started, Endpoint(engine.settings))
     failure: LLMError | None = None
+    unchecked = False
     t = time.perf_counter()
     run.search = question
     if prompts.conversation(history):  # a follow-up: make it standalone before retrieval
@@ -95,16 +120,22 @@ def stream_answer(
             failure, run.search = e, condense(question, history)
         t = run.mark("condense", t)
     run.passages = engine.retrieve(run.search, top_k)
-    run.mark("retrieve", t)
+    t = run.mark("retrieve", t)
+    if EVIDENCE_GATE and (reference := _reference(run)) and not reference.answered:
+        # the passages lack what the question asks for: no model can answer from them
+        run.mark("reference", t)
+        reference.notice = "The passages do not hold what the question asks for."
+        yield from _finish(run, reference)
+        return
     if failure is None:
         try:
             yield from _generate(run, history)
             return
         except _Fallback as e:
-            failure = e.error
+            failure, unchecked = e.error, e.unchecked
             if e.streamed:
                 yield "\n\n"
-    yield from _fallback(run, failure)
+    yield from _fallback(run, failure, unchecked)
 
 
 def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
@@ -113,7 +144,7 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
         yield REFUSAL_TEXT
         yield _answer(run, REFUSAL_TEXT, False, [], None)
         return
-    t, streamed = time.perf_counter(), False
+    t, shown = time.perf_counter(), ""
     budget = prompts.answer_budget(s.llm_context_tokens, s.llm_max_tokens)
     try:
         prompt = prompts.build_prompt(
@@ -121,22 +152,51 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
         )
         log.debug("prompt: %d of %d tokens", prompt.tokens, prompt.budget)
         citer = _citer(run, prompt.passages)
-        rewriter = MarkerRewriter(citer.resolve)
-        for delta in strip_thinking(run.endpoint.stream(prompt.messages)):
-            if piece := rewriter.feed(delta):
-                if not streamed:
+        guard = Guard(citer, run.search, threshold=s.llm_support_threshold)
+        reply = _Reply(guard)
+        deltas = run.endpoint.stream(prompt.messages)
+        with contextlib.closing(deltas):  # leaving early ends the model's generation too
+            for piece in reply.read(strip_thinking(deltas)):
+                if not shown:
                     run.mark("first_token", run.started)
-                streamed = True
+                piece = f" {piece}" if shown else piece
+                shown += piece
                 yield piece
-        if tail := rewriter.close():
-            yield tail
     except LLMError as e:
         run.mark("llm", t)  # the time lost to the model before falling back
-        raise _Fallback(e, streamed) from e
+        raise _Fallback(e, bool(shown)) from e
     log.info("answered by %s in %d request(s)", run.endpoint.url, run.endpoint.requests)
-    run.timings["llm"] = (time.perf_counter() - t - citer.seconds) * 1000
-    run.timings["cite"] = citer.seconds * 1000
-    yield _final(run, rewriter.text.strip(), citer)
+    run.timings["llm"] = (time.perf_counter() - t - reply.seconds) * 1000
+    run.timings["check"] = reply.seconds * 1000
+    yield _final(run, shown, reply, citer)
+
+
+class _Reply:
+    """Reads the model's deltas claim by claim; yields each supported claim, cited."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.text = ""  # the raw reply, as far as it was read
+        self.seconds = 0.0  # spent checking claims
+
+    def read(self, deltas: Iterator[str]) -> Iterator[str]:
+        rest = ""
+        for delta in deltas:
+            self.text += delta
+            claims, rest = split_claims(rest + delta)
+            for claim in claims:
+                if shown := self._check(claim):
+                    yield shown
+                if self.guard.done:
+                    return  # enough: the rest of the reply is never generated
+        if rest.strip() and (shown := self._check(rest)):
+            yield shown
+
+    def _check(self, claim: str) -> str:
+        t0 = time.perf_counter()
+        verdict = self.guard.check(claim)
+        self.seconds += time.perf_counter() - t0
+        return verdict.shown
 
 
 def _citer(run: _Run, passages: list[Passage]) -> Citer:
@@ -145,23 +205,22 @@ def _citer(run: _Run, passages: list[Passage]) -> Citer:
     )
 
 
-def _final(run: _Run, text: str, citer: Citer) -> Answer:
-    if not text:
+def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
+    guard = reply.guard
+    if not reply.text.strip():
         raise _Fallback(LLMError(f"the model server at {run.endpoint.url} sent no text"), False)
-    if is_refusal(text, bool(citer.citations)):
+    counts = guard.counts
+    if counts["supported"]:
+        return _answer(run, shown, True, citer.citations, guard.notice())
+    if counts["refusal"]:  # said in its own words, with nothing supported beside it
         return _answer(run, REFUSAL_TEXT, False, [], None)
-    notes = []
-    if citer.dropped:
-        markers = "marker" if citer.dropped == 1 else "markers"
-        notes.append(f"Removed {citer.dropped} citation {markers} that named no passage.")
-    if not citer.citations:
-        notes.append(
-            "The model cited no passage: this answer is not checked against the documents."
-        )
-    if run.endpoint.finish_reason == "length":
-        limit = run.engine.settings.llm_max_tokens
-        notes.append(f"The answer was cut at {limit} tokens (QA_LLM_MAX_TOKENS).")
-    return _answer(run, text, True, citer.citations, " ".join(notes) or None)
+    left = counts["unsupported"] + counts["echo"]
+    why = (
+        f"none of the {left} sentences of its reply is supported by the documents"
+        if left
+        else "its reply held no claim to check"
+    )
+    raise _Fallback(LLMError(why), False, unchecked=True)
 
 
 def _answer(
@@ -181,10 +240,28 @@ def _answer(
     )
 
 
-def _fallback(run: _Run, error: LLMError) -> Iterator[str | Answer]:
-    log.info("the LLM failed, answering extractively: %s", error)
-    answer = run.engine.extract(run.question, run.passages, search_query=run.search)
-    answer.notice = f"The language model failed: {error}. This is the offline extractive answer."
+def _reference(run: _Run) -> Answer:
+    """The extractive answer from the same passages: the evidence check and the fallback."""
+    if run.extracted is None:
+        run.extracted = run.engine.extract(run.question, run.passages, search_query=run.search)
+    return run.extracted
+
+
+def _fallback(run: _Run, error: LLMError, unchecked: bool = False) -> Iterator[str | Answer]:
+    log.info("answering extractively: %s", error)
+    answer = _reference(run)
+    if unchecked:
+        answer.notice = (
+            f"The model's answer was not used: {error}. This is the offline extractive answer."
+        )
+    else:
+        answer.notice = (
+            f"The language model failed: {error}. This is the offline extractive answer."
+        )
+    yield from _finish(run, answer)
+
+
+def _finish(run: _Run, answer: Answer) -> Iterator[str | Answer]:
     answer.timings_ms = run.timings | answer.timings_ms
     answer.timings_ms["total"] = (time.perf_counter() - run.started) * 1000
     for m in re.finditer(r"\S+\s*", answer.text):

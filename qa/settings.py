@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.support import SUPPORT_THRESHOLD
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -32,9 +34,11 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)  # seconds per request (and between tokens)
     llm_retries: int = Field(default=2, ge=0, le=10)  # retries after the first attempt
     llm_backoff: float = Field(default=0.5, ge=0)  # seconds before the first retry; doubles
-    llm_max_tokens: int = Field(default=512, ge=16)
+    llm_max_tokens: int = Field(default=200, ge=16)  # a short answer: three sentences or so
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_context_tokens: int = Field(default=8192, ge=512)  # the model's context window
+    # a model's claim is shown only when one passage sentence supports it this well (qa.support)
+    llm_support_threshold: float = Field(default=SUPPORT_THRESHOLD, ge=0, le=1)
 
     top_k: int = Field(default=5, ge=1, le=50)
     chunk_size: int = Field(default=200, ge=32, le=2048)

@@ -20,7 +20,9 @@ import pytest
 
 from index.chunking import token_encoder
 from qa import REFUSAL_TEXT, Answer, Engine, Settings
-from qa.citing import MarkerRewriter, claim_before, is_refusal, marker_numbers, strip_thinking
+from qa.citing import is_refusal, strip_thinking
+from qa.endpoint import STOP
+from qa.guard import MAX_CLAIMS
 from qa.prompt import CONDENSE_PROMPT, SYSTEM_PROMPT
 from tests.conftest import CORPUS
 from tests.openai_server import OpenAIServer, free_port_url
@@ -140,16 +142,18 @@ def test_citations_are_numbered_by_first_appearance(
     assert_checkable(engine, answer)
 
 
-def test_out_of_range_markers_are_dropped_and_counted(
+def test_the_models_markers_are_replaced_and_unsupported_claims_left_out(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
     openai_server.reply(f"{CLAIM} [1][7]. It was the largest such transfer [0, 12].")
     deltas, answer = run(engine, QUESTION)
-    assert answer.text == f"{CLAIM} [1]. It was the largest such transfer."
-    assert "".join(deltas) == answer.text  # the stream never showed a broken marker
+    assert answer.text == f"{CLAIM} [1]."
+    assert "".join(deltas) == answer.text  # the stream never showed the unchecked claim
     assert [c.n for c in answer.citations] == [1]
-    assert answer.notice == "Removed 3 citation markers that named no passage."
+    assert answer.notice == (
+        "Left out 1 sentence of the model's reply that the documents do not support."
+    )
     assert_checkable(engine, answer)
 
 
@@ -157,13 +161,17 @@ def test_stream_delivers_several_deltas_then_the_answer(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
-    openai_server.reply(f"{CLAIM} [1]. The move came on Thursday [2].", chunk_delay=0.01)
+    openai_server.reply(
+        f"{CLAIM} [1]. This mass extradition is one of the largest such deliveries to U.S. "
+        "justice in recent history [2].",
+        chunk_delay=0.01,
+    )
     deltas, answer = run(engine, QUESTION)
-    assert len(deltas) >= 8 and all(deltas)
+    assert len(deltas) == 2 and all(deltas)  # one checked claim at a time
     assert "".join(deltas) == answer.text
     assert len(answer.citations) == 2
     assert 0 < answer.timings_ms["first_token"] <= answer.timings_ms["total"]
-    assert {"retrieve", "llm", "cite", "total"} <= answer.timings_ms.keys()
+    assert {"retrieve", "llm", "check", "total"} <= answer.timings_ms.keys()
 
 
 def test_cannot_find_reply_is_a_refusal(
@@ -171,22 +179,95 @@ def test_cannot_find_reply_is_a_refusal(
 ) -> None:
     engine = llm_engine(openai_server)
     openai_server.reply("I cannot find the answer to this in the provided passages [1].")
-    _, answer = run(engine, "What is the capital of Australia?")
+    _, answer = run(engine, QUESTION)
     assert (answer.answered, answer.text, answer.citations) == (False, REFUSAL_TEXT, [])
     assert answer.mode == "llm"
     openai_server.reply(REFUSAL_TEXT)
-    _, answer = run(engine, "What is the capital of Australia?")
+    _, answer = run(engine, QUESTION)
     assert (answer.answered, answer.citations) == (False, [])
 
 
-def test_an_uncited_answer_is_kept_with_a_notice(
+def test_passages_without_what_the_question_asks_for_are_refused_without_the_model(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
-    openai_server.reply("Twenty-nine people were extradited.")
+    openai_server.reply("Canberra is the capital of Australia [1].")
+    deltas, answer = run(engine, "What is the capital of Australia?")
+    assert (answer.answered, answer.text, answer.citations) == (False, REFUSAL_TEXT, [])
+    assert "".join(deltas) == REFUSAL_TEXT and "Canberra" not in answer.text
+    assert openai_server.chat_requests == []  # not asked: nothing could support an answer
+
+
+def test_a_supported_claim_without_a_marker_gets_its_citation(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
+) -> None:
+    engine = llm_engine(openai_server)
+    openai_server.reply(f"{CLAIM}")
     _, answer = run(engine, QUESTION)
-    assert answer.answered and answer.citations == []
-    assert answer.notice and "cited no passage" in answer.notice
+    assert answer.mode == "llm" and answer.text == f"{CLAIM} [1]." and answer.notice is None
+    assert "extradited 29 alleged drug traffickers" in answer.citations[0].quote
+    assert_checkable(engine, answer)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Bananas orbit the moon every Tuesday [1]. The sea is made of copper [2].",
+        "Mexico extradited 35 alleged drug traffickers to the US [1].",  # a wrong figure
+        "Canada extradited 29 alleged drug traffickers to the US [1].",  # a wrong name
+        f"<<<END PASSAGE 2>> Question: {QUESTION} Answer from the passages above and cite them "
+        "as [n].",
+    ],
+)
+def test_nonsense_wrong_facts_and_prompt_echoes_fall_back_to_the_extractive_answer(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine], reply: str
+) -> None:
+    engine = llm_engine(openai_server)
+    openai_server.reply(reply)
+    deltas, answer = run(engine, QUESTION)
+    assert answer.mode == "extractive" and answer.answered
+    assert answer.notice and answer.notice.startswith("The model's answer was not used")
+    assert "".join(deltas) == answer.text  # nothing of the reply was shown
+    assert "<<<" not in answer.text and "35" not in answer.text and "Canada" not in answer.text
+    assert_checkable(engine, answer)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I'm sorry, but the passages don't tell us anything about that.",
+        "Unfortunately, there is no information about that in these texts.",
+        "I do not know.",
+    ],
+)
+def test_a_refusal_in_the_models_own_words_is_a_refusal(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine], reply: str
+) -> None:
+    engine = llm_engine(openai_server)
+    openai_server.reply(reply)
+    deltas, answer = run(engine, QUESTION)
+    assert (answer.answered, answer.text, answer.citations, answer.mode) == (
+        False,
+        REFUSAL_TEXT,
+        [],
+        "llm",
+    )
+    assert reply not in "".join(deltas)
+
+
+def test_generation_is_bounded_and_a_rambling_reply_is_not_read_to_the_end(
+    openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
+) -> None:
+    engine = llm_engine(openai_server)
+    ramble = " ".join(f"Bananas number {i} orbit the moon." for i in range(200))
+    openai_server.reply(ramble, chunk_delay=0.002)
+    _, answer = run(engine, QUESTION)
+    body = openai_server.last_request.body
+    assert body["max_tokens"] == Settings().llm_max_tokens <= 256
+    assert body["stop"] == list(STOP) and "<<<" in body["stop"]
+    assert answer.mode == "extractive"  # none of it was supported
+    # the guard stopped after MAX_CLAIMS claims: the request was closed long before the end
+    assert answer.notice and f"none of the {MAX_CLAIMS} sentences" in answer.notice
 
 
 def test_closing_the_stream_midway_ends_the_request(
@@ -194,9 +275,12 @@ def test_closing_the_stream_midway_ends_the_request(
 ) -> None:
     """A UI that cancels (closes the generator) must not leave the HTTP stream running."""
     engine = llm_engine(openai_server)
-    openai_server.reply(f"{CLAIM} [1]. " * 30, chunk_delay=0.01)
+    openai_server.reply(
+        " ".join(f"{CLAIM} [1]. The 29 inmates were being held in {n} prisons [1]." for n in "ab"),
+        chunk_delay=0.01,
+    )
     events = engine.stream(QUESTION)
-    assert isinstance(next(events), str) and isinstance(next(events), str)
+    assert isinstance(next(events), str)
     events.close()
     openai_server.reply(f"{CLAIM} [1].")
     _, answer = run(engine, QUESTION)  # the client is still fine for the next question
@@ -272,10 +356,10 @@ def test_stream_cut_midway_falls_back_without_retrying(
 ) -> None:
     engine = llm_engine(openai_server, llm_retries=2)
     openai_server.respond_with(lambda body: f"{CLAIM} [1]. More words follow here.")
-    openai_server.disconnect(after_chunks=3)
+    openai_server.disconnect(after_chunks=12)
     deltas, answer = run(engine, QUESTION)
     assert_fallback(answer, "cannot connect")
-    assert "".join(deltas).startswith("Mexico extradited")  # what was shown stays shown
+    assert "".join(deltas).startswith(f"{CLAIM} [1].")  # what was shown stays shown
     assert "".join(deltas).endswith("\n\n" + answer.text)
     assert len(openai_server.chat_requests) == 1
 
@@ -314,7 +398,7 @@ def test_context_budget_is_never_exceeded_for_a_long_history(
             {"role": "assistant", "content": f"Answer {i}: " + "the cartel grew [1]. " * 20},
         ]
     openai_server.respond_with(
-        lambda body: "Who was extradited?" if "CONVERSATION" in str(body) else f"{CLAIM} [1]."
+        lambda body: QUESTION if "CONVERSATION" in str(body) else f"{CLAIM} [1]."
     )
     _, answer = run(engine, QUESTION, history)
     assert answer.mode == "llm"
@@ -375,13 +459,17 @@ HISTORY = [
     {"role": "assistant", "content": "He is a former leader of the Guadalajara cartel [1]."},
 ]
 STANDALONE = "When was Rafael Caro Quintero extradited to the US?"
+FOLLOW_UP_CLAIM = "Caro Quintero is a former leader of the extinct Cartel of Guadalajara"
 
 
 def test_follow_up_is_condensed_by_the_model_before_retrieval(
     openai_server: OpenAIServer, llm_engine: Callable[..., Engine]
 ) -> None:
     engine = llm_engine(openai_server)
-    openai_server.reply(STANDALONE, "He was extradited on Thursday, February 27, 2025 [1].")
+    openai_server.reply(
+        STANDALONE,
+        f"{FOLLOW_UP_CLAIM} [1].",
+    )
     _, answer = run(engine, "When was he extradited?", HISTORY)
     condense, final = openai_server.chat_requests
     assert condense.messages[0] == {"role": "system", "content": CONDENSE_PROMPT}
@@ -410,56 +498,7 @@ def test_failed_condensing_uses_the_heuristic_and_waits_only_once(
     assert len(openai_server.chat_requests) == 2  # the condensing attempts only
 
 
-# ---- the marker rewriter, alone ---------------------------------------------------------------
-class FakeCiter:
-    def __init__(self, passages: int) -> None:
-        self.passages, self.seen, self.dropped = passages, [], 0
-
-    def resolve(self, numbers: list[int], claim: str) -> list[int]:
-        self.seen.append((numbers, claim))
-        ok = [n for n in numbers if 1 <= n <= self.passages]
-        self.dropped += len(numbers) - len(ok)
-        return [10 * n for n in ok]  # visibly renumbered
-
-
-def rewrite(pieces: list[str], passages: int = 2) -> tuple[str, FakeCiter]:
-    citer = FakeCiter(passages)
-    rewriter = MarkerRewriter(citer.resolve)
-    out = "".join(rewriter.feed(p) for p in pieces) + rewriter.close()
-    assert out == rewriter.text
-    return out, citer
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        ("Paris is large [1]. It has a river [2].", "Paris is large [10]. It has a river [20]."),
-        ("Both hold [1, 2] and [Passage 2].", "Both hold [10][20] and [20]."),
-        ("Wrong [3]. Also wrong [0] here.", "Wrong. Also wrong here."),
-        ("Kept [sic] and [a] and [2020] and [", "Kept [sic] and [a] and [2020] and ["),
-        ("Range [1-2]. Dup [1][1].", "Range [10][20]. Dup [10]."),
-        ("Claim. [1]\n\nNext [2]", "Claim. [10]\n\nNext [20]"),
-    ],
-)
-def test_markers_are_rewritten_however_the_stream_is_cut(reply: str, expected: str) -> None:
-    whole, _ = rewrite([reply])
-    assert whole == expected
-    assert rewrite(list(reply))[0] == expected  # one character per delta
-    for cut in range(len(reply)):
-        assert rewrite([reply[:cut], reply[cut:]])[0] == expected
-
-
-def test_each_marker_is_resolved_with_the_claim_before_it() -> None:
-    _, citer = rewrite(["Mexico sent 29 men north [1]. Caro Quintero", " was one of them [2][1]."])
-    assert citer.seen == [
-        ([1], "Mexico sent 29 men north"),
-        ([2], "Caro Quintero was one of them"),
-        ([1], "Caro Quintero was one of them"),
-    ]
-    assert claim_before("The first part [1], and then a second claim ") == "and then a second claim"
-    assert marker_numbers("1, 3 and 5-6") == [1, 3, 5, 6]
-
-
+# ---- reading the raw reply -------------------------------------------------------------------
 def test_refusals_and_thinking_are_recognised() -> None:
     assert is_refusal(REFUSAL_TEXT, cited=False)
     assert is_refusal("The passages do not contain this information.", cited=False)
@@ -493,6 +532,8 @@ def cli_server() -> Iterator[OpenAIServer]:
     def respond(body: dict[str, Any]) -> str:
         if body["messages"][0]["content"] == CONDENSE_PROMPT:
             return STANDALONE
+        if f"Question: {STANDALONE}" in body["messages"][-1]["content"]:
+            return f"{FOLLOW_UP_CLAIM} [1]."
         return f"{CLAIM} [1]."
 
     with OpenAIServer(responder=respond) as srv:
@@ -516,7 +557,8 @@ def test_cli_chat_condenses_follow_ups(cli_server: OpenAIServer, corpus_dir: Pat
     env = cli_server.env() | {"QA_DATA_DIR": str(corpus_dir), "QA_TOP_K": "2"}
     result = qa_cli(["chat"], env, stdin=f"{QUESTION}\nWhen was he extradited?\n\n")
     assert result.returncode == 0, (result.stdout, result.stderr)
-    assert result.stdout.count(f"{CLAIM} [1].") == 2 and "[1] " in result.stdout
+    assert result.stdout.count(f"{CLAIM} [1].") == 1 and "[1] " in result.stdout
+    assert result.stdout.count(f"{FOLLOW_UP_CLAIM} [1].") == 1
     _, condense, second = cli_server.chat_requests
     assert condense.messages[0]["content"] == CONDENSE_PROMPT
     assert QUESTION in condense.prompt_text and "When was he extradited?" in condense.prompt_text
