@@ -196,6 +196,12 @@ class ParseWorker:
         status = self._reap()
         if os.WIFSIGNALED(status):
             sig = signal.Signals(os.WTERMSIG(status)).name
+            if sig == "SIGABRT" and self.limits.parse_memory_mb is not None:
+                # A native parser (PDFium) aborts when an allocation fails under the ceiling.
+                return (
+                    f"the parser aborted, most likely at the {self.limits.parse_memory_mb:g} MB "
+                    f"memory ceiling ({self.limits.setting('parse_memory_mb')}); a hostile file?"
+                )
             return f"the parser crashed ({sig}); a hostile or broken file?"
         return f"the parser stopped unexpectedly (exit {os.WEXITSTATUS(status)})"
 
