@@ -1,6 +1,7 @@
 # The two commands of the README: `make run` and `make test`. Everything else follows from them.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+DEVSETS ?= ../shared/devsets
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -31,6 +32,14 @@ test: install lint browser wheel-check llm-server-deps
 	QA_TEST_REAL_LLM=require $(BIN)/python -m pytest -q
 	$(BIN)/qa eval --gold eval/gold.jsonl --docs corpus --md $(or $(EVAL_MD),/dev/null) \
 		$(shell cat eval/gates.txt 2>/dev/null)
+	$(BIN)/qa eval --gold $(DEVSETS)/rgb-dev/gold.jsonl --docs $(DEVSETS)/rgb-dev/docs \
+		$(shell cat eval/gates-rgb-dev.txt)
+	$(BIN)/qa eval --gold $(DEVSETS)/sec10q-dev/gold.jsonl --docs $(DEVSETS)/sec10q-dev/docs \
+		$(shell cat eval/gates-sec10q-dev.txt)
+
+# Retrain the offline answer selector (qa/selector.json) with CV by question on the dev sets.
+selector: install
+	$(BIN)/python -m eval.train_selector --devsets $(DEVSETS) --report eval/selector-report.json
 
 # The wheel installed outside the Makefile's venv: qa --help, ingest and ask from that install.
 wheel-check: install
