@@ -19,7 +19,6 @@ import contextlib
 import itertools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.hostile_ui import run_ui
+from bench.proctree import Sampler, cpu_s, memory_mb, tree
 from tests import hostile_files as hf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,73 +94,6 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-# ---- memory of a process tree -----------------------------------------------------------------
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
-
-
-def _cpu_s(pid: int) -> float:
-    """CPU seconds used so far by `pid` and its descendants that are still alive."""
-    ticks = 0
-    for p in _tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _kb(path: str, keys: tuple[str, ...]) -> int:
-    total = 0
-    try:
-        for line in Path(path).read_text().splitlines():
-            name, _, rest = line.partition(":")
-            if name in keys:
-                total += int(rest.split()[0])
-    except OSError:
-        return 0
-    return total
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS of `pid`, that plus the private memory of its descendants), in MB."""
-    rss = _kb(f"/proc/{pid}/status", ("VmRSS",))
-    private = sum(
-        _kb(f"/proc/{c}/smaps_rollup", ("Private_Clean", "Private_Dirty")) for c in _tree(pid)[1:]
-    )
-    return rss / 1024, (rss + private) / 1024
-
-
-class Sampler:
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak_rss, self.peak_total, self.stop = pid, 0.0, 0.0, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            rss, total = memory_mb(self.pid)
-            self.peak_rss, self.peak_total = max(self.peak_rss, rss), max(self.peak_total, total)
-            time.sleep(0.02)
-
-    def reset(self) -> None:
-        self.peak_rss = self.peak_total = 0.0
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
 # ---- the cases ------------------------------------------------------------------------------
 def run_case(name: str, code: Path, work: Path, timeout: float) -> dict[str, Any]:
     build, extra = CASES[name]
@@ -189,13 +123,13 @@ def run_case(name: str, code: Path, work: Path, timeout: float) -> dict[str, Any
         time.sleep(0.01)
     baseline, _ = memory_mb(proc.pid)
     sampler.reset()
-    t0, cpu0, cpu_at_stop = time.monotonic(), _cpu_s(proc.pid), None
+    t0, cpu0, cpu_at_stop = time.monotonic(), cpu_s(proc.pid), None
     try:
         proc.wait(timeout=timeout)
         stopped = False
     except subprocess.TimeoutExpired:
-        cpu_at_stop = round(_cpu_s(proc.pid) - cpu0, 1)
-        for pid in reversed(_tree(proc.pid)):
+        cpu_at_stop = round(cpu_s(proc.pid) - cpu0, 1)
+        for pid in reversed(tree(proc.pid)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
         proc.wait()
@@ -219,98 +153,6 @@ def run_case(name: str, code: Path, work: Path, timeout: float) -> dict[str, Any
         "peak_total_mb": round(sampler.peak_total),
         "env": extra,
     }
-
-
-# ---- /ask during a hostile upload -------------------------------------------------------------
-UI_RUNNER = r"""
-import json, sys, time
-from pathlib import Path
-from qa import Engine, Settings
-from ui.app import launch
-engine = Engine(Settings(data_dir=Path(sys.argv[1])))
-engine.ingest([Path(sys.argv[2])])
-app, url = launch(engine, port=int(sys.argv[3]))
-print(json.dumps({"url": url}), flush=True)
-while True:
-    time.sleep(60)
-"""
-QUESTION = "How many alleged drug traffickers did Mexico extradite to the United States?"
-
-
-def _ask_ms(client: Any) -> float:
-    t = time.perf_counter()
-    client.predict(QUESTION, api_name="/ask")
-    return (time.perf_counter() - t) * 1000
-
-
-def _pcts(ms: list[float]) -> dict[str, Any]:
-    if not ms:
-        return {"n": 0}
-    ordered = sorted(ms)
-    return {
-        "n": len(ms),
-        "p50_ms": round(statistics.median(ordered)),
-        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]),
-        "max_ms": round(ordered[-1]),
-    }
-
-
-def _text(html: str) -> str:
-    import re
-
-    return re.sub(r"<[^>]+>", " ", html).split("·")[-1].strip()[:300]
-
-
-def run_ui(code: Path, work: Path, timeout: float, parse_timeout: float) -> dict[str, Any]:
-    """/ask latency before and while the server parses a PDF whose 60 MB text stream keeps
-    its parser busy, then the time a DOCX bomb upload takes to be refused."""
-    from gradio_client import Client, handle_file
-
-    from bench.server import free_port
-
-    flood = hf.pdf_stream_bomb(work / "flood.pdf", 60, b"(Lorem ipsum dolor) Tj\n")
-    bomb = hf.docx_bomb(work / "bomb.docx", 20)
-    port = free_port()
-    env = {**ENV, "PYTHONPATH": str(code), "QA_PARSE_TIMEOUT": str(parse_timeout)}
-    server = subprocess.Popen(
-        [sys.executable, "-c", UI_RUNNER, str(work / "ui-data"), str(ROOT / "corpus"), str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=work,
-    )
-    try:
-        assert server.stdout is not None
-        url = json.loads(server.stdout.readline())["url"]
-        client = Client(url, verbose=False)
-        baseline = [_ask_ms(client) for _ in range(20)]
-        job = Client(url, verbose=False).submit([handle_file(flood)], api_name="/upload")
-        t0, during = time.monotonic(), []
-        while not job.done() and time.monotonic() - t0 < timeout:
-            during.append(_ask_ms(client))
-        flood_s = time.monotonic() - t0 if job.done() else None
-        flood_reason = _text(job.result()[0]) if job.done() else "still parsing (stopped)"
-        bomb_s, bomb_reason = None, "not tried: the server was still busy with the PDF"
-        if job.done():
-            t1 = time.monotonic()
-            bomb_reason = _text(client.predict([handle_file(bomb)], api_name="/upload")[0])
-            bomb_s = round(time.monotonic() - t1, 2)
-        return {
-            "ask_baseline": _pcts(baseline),
-            "ask_during_hostile_upload": _pcts(during),
-            "hostile_upload": "pdf_text_stream_60mb",
-            "hostile_upload_seconds": None if flood_s is None else round(flood_s, 2),
-            "hostile_upload_reason": flood_reason,
-            "parse_timeout_s": parse_timeout,
-            "docx_bomb_upload_seconds": bomb_s,
-            "docx_bomb_upload_reason": bomb_reason,
-        }
-    finally:
-        for pid in reversed(_tree(server.pid)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-        server.wait()
 
 
 # ---- what the worker costs on ordinary folders -----------------------------------------------
@@ -413,7 +255,7 @@ def main() -> None:
                 print(f"  {json.dumps(cases[name])}", file=sys.stderr, flush=True)
         if "ui" in parts:
             print("· /ask during a hostile upload …", file=sys.stderr, flush=True)
-            entry["ui"] = run_ui(args.code, work, args.timeout, args.ui_parse_timeout)
+            entry["ui"] = run_ui(args.code, work, args.timeout, args.ui_parse_timeout, ENV)
             print(f"  {json.dumps(entry['ui'])}", file=sys.stderr, flush=True)
         if "overhead" in parts and (args.code / "index" / "worker.py").exists():
             print("· worker overhead …", file=sys.stderr, flush=True)
