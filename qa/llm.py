@@ -210,6 +210,9 @@ def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
     if not reply.text.strip():
         raise _Fallback(LLMError(f"the model server at {run.endpoint.url} sent no text"), False)
     counts = guard.counts
+    if counts["supported"] and not support.says_what_is_asked(run.search, shown):
+        why = "its supported sentences do not say what the question asks for"
+        raise _Fallback(LLMError(why), bool(shown), unchecked=True)
     if counts["supported"]:
         return _answer(run, shown, True, citer.citations, guard.notice())
     if counts["refusal"]:  # said in its own words, with nothing supported beside it
