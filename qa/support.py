@@ -112,6 +112,7 @@ _NUMBER_WORD = re.compile(
 def says_what_is_asked(question: str, text: str) -> bool:
     """The text holds the kind of thing the question asks for (a number for "how many", a
     date for "when", a name for "who") that the question itself does not already give."""
+    text = plain(text)
     if _WH_NUMBER.search(question):
         return bool(_NUMBER_WORD.search(text))
     if _WH_DATE.search(question):
