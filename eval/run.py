@@ -104,6 +104,7 @@ def _ask(engine: Engine, item: GoldItem, top_k: int | None, texts: _DocumentText
         "retrieved": dedupe(p.source for p in answer.retrieved),
         "citations": _citation_rows(answer, texts),
         "error": None,
+        "notice": getattr(answer, "notice", None),  # why an LLM answer fell back, what was left out
         "latency_ms": round(float(answer.timings_ms.get("total", wall_ms)), 1),
     }
 
