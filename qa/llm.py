@@ -209,6 +209,9 @@ def _citer(run: _Run, passages: list[Passage]) -> Citer:
 
 def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
     guard = reply.guard
+    if not reply.text.strip() and run.endpoint.finish_reason == "stop":
+        why = "its reply was empty (it ended at once, or began to repeat the prompt)"
+        raise _Fallback(LLMError(why), False, unchecked=True)
     if not reply.text.strip():
         raise _Fallback(LLMError(f"the model server at {run.endpoint.url} sent no text"), False)
     counts = guard.counts
