@@ -116,6 +116,7 @@ def test_eval_counts_claims_without_a_supporting_citation() -> None:
     ]
     assert claim_supported("Mexico extradited 29 traffickers.", [QUOTE])
     assert not claim_supported("It was 35 people.", [QUOTE])  # a number the quote lacks
+    assert claim_supported("It was on November 18th.", ["Date: Wednesday, November 18, 2020"])
     assert not claim_supported("They sang songs.", [])
     assert unsupported_claims(text, citations) == 2
     assert answer_claims("Claim one. [1] Claim two [2].") == [
