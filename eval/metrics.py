@@ -186,6 +186,7 @@ def answer_claims(text: str) -> list[tuple[str, list[int]]]:
 
 def _claim_words(text: str) -> set[str]:
     words = normalize(strip_citation_markers(text)).split()
+    words = [re.sub(r"^(\d+)(?:st|nd|rd|th)$", r"\1", w) for w in words]  # 18th is 18
     return {w[:5] for w in words if w not in _FUNCTION_WORDS}
 
 

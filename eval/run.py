@@ -109,6 +109,7 @@ def _ask(engine: Engine, item: GoldItem, top_k: int | None, texts: _DocumentText
         "short": asdict(answer.short) if getattr(answer, "short", None) else None,
         "refusal_reason": getattr(answer, "refusal_reason", None),
         "error": None,
+        "notice": getattr(answer, "notice", None),  # why an LLM answer fell back, what was left out
         "latency_ms": round(float(answer.timings_ms.get("total", wall_ms)), 1),
     }
 

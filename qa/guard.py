@@ -37,7 +37,7 @@ ECHO_OVERLAP = 0.5  # share of a claim's word trigrams found in our instructions
 REFUSAL_COSINE = 0.72
 
 _ECHO = re.compile(
-    r"<<|>>|‹‹|››|\bEND[ _]PASSAGE\b|\bPASSAGE\s+\d+\s*:|^\s*(?:question|answer|passages?|"
+    r"<<|>>|‹‹|››|\[n\]|\bEND[ _]PASSAGE\b|\bPASSAGE\s+\d+\s*:|^\s*(?:question|answer|passages?|"
     r"system|user|assistant|rules?|conversation|standalone question)\s*:",
     re.IGNORECASE,
 )

@@ -15,7 +15,9 @@ One question (Engine.stream calls `stream_answer` when QA_LLM=openai):
    QA_LLM_MAX_TOKENS, and the guard, which stops reading after three shown claims;
 4. the final Answer, mode "llm": the shown claims (answered), or a refusal when the model
    said in its own words that the passages do not hold the answer. When no claim passed,
-   the extractive answer with a notice, mode "extractive".
+   when the shown claims lack the kind of thing asked (a number, a date, a name), or when
+   none of them cites a sentence the extractive answerer chose (the model words the answer;
+   the evidence ranking picks what it rests on), the extractive answer with a notice.
 
 Failure: timeouts, refused connections, 401, 429 and 5xx get a one-line message and
 bounded retries (qa.endpoint), then the extractive answer with a visible notice, mode
@@ -207,9 +209,18 @@ def _citer(run: _Run, passages: list[Passage]) -> Citer:
 
 def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
     guard = reply.guard
+    if not reply.text.strip() and run.endpoint.finish_reason == "stop":
+        why = "its reply was empty (it ended at once, or began to repeat the prompt)"
+        raise _Fallback(LLMError(why), False, unchecked=True)
     if not reply.text.strip():
         raise _Fallback(LLMError(f"the model server at {run.endpoint.url} sent no text"), False)
     counts = guard.counts
+    if counts["supported"] and not support.says_what_is_asked(run.search, shown):
+        why = "its supported sentences do not say what the question asks for"
+        raise _Fallback(LLMError(why), bool(shown), unchecked=True)
+    if counts["supported"] and not _agrees(citer.citations, _reference(run)):
+        why = "it rests on other sentences than the ones that best answer the question"
+        raise _Fallback(LLMError(why), bool(shown), unchecked=True)
     if counts["supported"]:
         return _answer(run, shown, True, citer.citations, guard.notice())
     if counts["refusal"]:  # said in its own words, with nothing supported beside it
@@ -237,6 +248,18 @@ def _answer(
         retrieved=run.passages,
         search_query=run.search,
         notice=notice,
+    )
+
+
+def _agrees(cited: list[Citation], reference: Answer) -> bool:
+    """The model cites a sentence the extractive answerer chose (or that one refused): the
+    model words the answer, the evidence ranking picks what it rests on."""
+    if not reference.answered:
+        return True
+    return any(
+        c.path == r.path and c.start < r.end and r.start < c.end
+        for c in cited
+        for r in reference.citations
     )
 
 

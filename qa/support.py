@@ -85,6 +85,43 @@ def split_claims(text: str) -> tuple[list[str], str]:
     return [c for c in claims if re.search(r"\w", plain(c))], text[cut:]
 
 
+_WH_NUMBER = re.compile(
+    r"\bhow (?:many|much|long|far|old)\b"
+    r"|\b(?:what|which) (?:number|percentage|amount|total|share)\b",
+    re.IGNORECASE,
+)
+_WH_DATE = re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time)\b", re.I)
+_WH_NAME = re.compile(
+    r"\b(?:who|whom|whose|where)\b|\b(?:what|which) (?:country|city|state|team|company|"
+    r"person|player|club|nation|place)\b",
+    re.IGNORECASE,
+)
+_DATE_WORD = re.compile(
+    r"\b(?:1[6-9]|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d"
+    r"|\b\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\b(?:mon|tues|wednes|thurs"
+    r"|fri|satur|sun)day\b|\byesterday\b|\btoday\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORD = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen)s?\b",
+    re.IGNORECASE,
+)
+
+
+def says_what_is_asked(question: str, text: str) -> bool:
+    """The text holds the kind of thing the question asks for (a number for "how many", a
+    date for "when", a name for "who") that the question itself does not already give."""
+    text = plain(text)
+    if _WH_NUMBER.search(question):
+        return bool(_NUMBER_WORD.search(text))
+    if _WH_DATE.search(question):
+        return bool(_DATE_WORD.search(text))
+    if _WH_NAME.search(question):
+        return bool(names(text) - content(question))
+    return True
+
+
 def recall(claim_terms: set[str], sentence_terms: set[str]) -> float:
     return len(claim_terms & sentence_terms) / len(claim_terms) if claim_terms else 0.0
 

@@ -116,6 +116,7 @@ def test_eval_counts_claims_without_a_supporting_citation() -> None:
     ]
     assert claim_supported("Mexico extradited 29 traffickers.", [QUOTE])
     assert not claim_supported("It was 35 people.", [QUOTE])  # a number the quote lacks
+    assert claim_supported("It was on November 18th.", ["Date: Wednesday, November 18, 2020"])
     assert not claim_supported("They sang songs.", [])
     assert unsupported_claims(text, citations) == 2
     assert answer_claims("Claim one. [1] Claim two [2].") == [
@@ -136,3 +137,22 @@ def test_eval_summarises_the_claim_checks() -> None:
     assert [score_row(r)["unsupported_claims"] for r in rows] == [0, 1, 1, 0]
     m = summarize(rows)
     assert (m["unsupported_claims"], m["uncited_answers"], m["prompt_echoes"]) == (2, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "says"),
+    [
+        ("How many people were extradited?", "Mexico extradited 29 people [1].", True),
+        ("How many people were extradited?", "Mexico extradited people [1].", False),
+        ("When did the transfer happen?", "It happened on Thursday [1].", True),
+        ("When did the transfer happen?", "The transfer was large [1].", False),
+        ("Who leads the cartel?", "Ovidio Guzman leads it [1].", True),
+        ("Who leads the cartel?", "The cartel is led by its leader [1].", False),
+        ("Which country won the most medals?", "Norway won the most medals [1].", True),
+        ("Why did it happen?", "Pressure grew [1].", True),  # nothing checkable: allowed
+    ],
+)
+def test_an_answer_must_say_the_kind_of_thing_asked(question: str, text: str, says: bool) -> None:
+    from qa.support import says_what_is_asked
+
+    assert says_what_is_asked(question, text) is says

@@ -459,7 +459,7 @@ HISTORY = [
     {"role": "assistant", "content": "He is a former leader of the Guadalajara cartel [1]."},
 ]
 STANDALONE = "When was Rafael Caro Quintero extradited to the US?"
-FOLLOW_UP_CLAIM = "Caro Quintero is a former leader of the extinct Cartel of Guadalajara"
+FOLLOW_UP_CLAIM = "Caro Quintero was implicated in the 1985 murder of DEA agent Enrique Camarena"
 
 
 def test_follow_up_is_condensed_by_the_model_before_retrieval(
