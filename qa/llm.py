@@ -252,12 +252,15 @@ def _answer(
 
 
 def _agrees(cited: list[Citation], reference: Answer) -> bool:
-    """The model cites a sentence the extractive answerer chose (or that one refused): the
-    model words the answer, the evidence ranking picks what it rests on."""
+    """The model cites a sentence the extractive answerer chose, or one holding the same
+    short answer (a headline and the body sentence under it state one fact), or the
+    extractive answerer refused: the model words the answer, the evidence ranking picks it."""
     if not reference.answered:
         return True
+    short = " ".join(reference.short.quote.casefold().split()) if reference.short else ""
     return any(
-        c.path == r.path and c.start < r.end and r.start < c.end
+        (c.path == r.path and c.start < r.end and r.start < c.end)
+        or (short and short in " ".join(c.quote.casefold().split()))
         for c in cited
         for r in reference.citations
     )
