@@ -511,7 +511,10 @@ def test_refusals_and_thinking_are_recognised() -> None:
 
 
 # ---- the CLI, end to end ----------------------------------------------------------------------
-def qa_cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+def qa_cli(
+    args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """The real `qa` command, with only the given QA_/OPENAI_ settings."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
     full_env |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | env
     return subprocess.run(
@@ -520,7 +523,7 @@ def qa_cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.
         capture_output=True,
         text=True,
         env=full_env,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

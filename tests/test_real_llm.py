@@ -8,10 +8,8 @@ and generation must stay bounded. Runs in `make test` (tests/llama_server.py).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +21,11 @@ from qa import REFUSAL_TEXT, Answer, Engine, Settings
 from qa.endpoint import Endpoint
 from qa.guard import is_echo
 from qa.prompt import ANSWER_REQUEST
+from tests import test_llm as llm_tests
 from tests.conftest import CORPUS
 from tests.llama_server import LlamaServer, llama_server_fixture  # noqa: F401
 from tests.openai_server import free_port_url
 
-QA_BIN = Path(sys.executable).with_name("qa")
 QUESTIONS = [
     "How many alleged drug traffickers did Mexico extradite to the US?",
     "Who is Caro Quintero?",
@@ -144,17 +142,7 @@ def test_server_down_falls_back_to_the_extractive_answer(corpus_data: Path) -> N
 
 
 def qa_cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
-    full_env |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | env
-    return subprocess.run(
-        [str(QA_BIN), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=600,
-        check=False,
-    )
+    return llm_tests.qa_cli(args, env, stdin, timeout=600)  # a real model on 2 cores
 
 
 def test_cli_ask_and_chat(llama_server: LlamaServer, corpus_data: Path, engine: Engine) -> None:
