@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,22 @@ def test_bf16_and_fp32_vectors_of_real_chunks_agree() -> None:
         for u, v in zip(a, b, strict=True)
     ]
     assert min(cos) >= tuning.MIN_COSINE
+
+
+def test_a_choice_timed_on_a_busy_machine_is_timed_again_when_it_is_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tuning, "CANDIDATES", (("onnx", "fp32", 4),))
+    busy = 4.0 * (os.cpu_count() or 1)
+    monkeypatch.setattr(tuning, "_load", lambda: busy)
+    tuning.choose_encoder(folder=tmp_path)
+    record = tuning.load_record(tmp_path)
+    assert record is not None and record["load_avg"] == busy
+    tuning.choose_encoder(folder=tmp_path)  # still busy: the busy timing is kept
+    assert tuning.load_record(tmp_path) == record
+    monkeypatch.setattr(tuning, "_load", lambda: 0.0)
+    assert tuning.choose_encoder(folder=tmp_path, measure=False) is not None  # status: no timing
+    assert tuning.load_record(tmp_path) == record
+    tuning.choose_encoder(folder=tmp_path)  # an ingest on a quiet machine times again
+    again = tuning.load_record(tmp_path)
+    assert again is not None and again["load_avg"] == 0.0
