@@ -145,9 +145,20 @@ def run_encoders(size: int, work: Path) -> dict[str, Any]:
         "ref_chunks": ref,
         "limit": stage("raw_encode", docs=str(docs), limit=ref),
         "encoders": encoders,
-        "chosen": stage("encoder_encode", docs=str(docs), limit=8),
+        "chosen": _chosen_encoder(),
         "ran_at": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
     }
+
+
+def _chosen_encoder() -> dict[str, Any]:
+    """What `qa ingest` uses here: read from the cache the stages above filled, never timed."""
+    from qa import Settings
+
+    s = Settings()
+    chosen = tuning.choose_encoder(
+        s.embed_backend, s.embed_precision, s.embed_batch_size, measure=False
+    )
+    return chosen.to_dict() if chosen else {}
 
 
 def run_scale(size: int, work: Path) -> dict[str, Any]:

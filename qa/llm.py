@@ -257,13 +257,15 @@ def _agrees(cited: list[Citation], reference: Answer) -> bool:
     extractive answerer refused: the model words the answer, the evidence ranking picks it."""
     if not reference.answered:
         return True
-    short = " ".join(reference.short.quote.casefold().split()) if reference.short else ""
-    return any(
-        (c.path == r.path and c.start < r.end and r.start < c.end)
-        or (short and short in " ".join(c.quote.casefold().split()))
+    overlaps = any(
+        c.path == r.path and c.start < r.end and r.start < c.end
         for c in cited
         for r in reference.citations
     )
+    if overlaps or reference.short is None:
+        return overlaps
+    short = " ".join(reference.short.quote.casefold().split())
+    return any(short in " ".join(c.quote.casefold().split()) for c in cited)
 
 
 def _reference(run: _Run) -> Answer:
