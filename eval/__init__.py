@@ -5,8 +5,10 @@ which would shadow the builtin. Importing this package loads no model and no eng
 """
 
 from eval.formats import GoldFormatError, GoldItem, load_gold, read_text_documents
+from eval.gates import check_gates, parse_gates
 from eval.metrics import METRIC_NAMES, contains_answer, normalize, summarize
-from eval.run import EvalResult, check_gates, parse_gates, run_eval, to_json, to_markdown
+from eval.report import to_json, to_markdown
+from eval.runner import EvalResult, run_eval
 
 __all__ = [
     "METRIC_NAMES",

@@ -68,7 +68,9 @@ def eval_command(
         run_conversations,
     )
     from eval.formats import GoldFormatError, load_gold, read_text_documents
-    from eval.run import check_gates, load_baseline, parse_gates, run_eval, to_json, to_markdown
+    from eval.gates import check_gates, parse_gates
+    from eval.report import load_baseline, to_json, to_markdown
+    from eval.runner import run_eval
     from qa import Engine, InputError, Settings, get_settings
 
     try:

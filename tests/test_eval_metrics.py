@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from eval.gates import check_gates, parse_gates
+from eval.judge import llm_judge
 from eval.metrics import (
     METRIC_NAMES,
     citation_valid,
@@ -27,15 +29,8 @@ from eval.metrics import (
     score_row,
     summarize,
 )
-from eval.run import (
-    EvalResult,
-    check_gates,
-    llm_judge,
-    parse_gates,
-    run_eval,
-    to_json,
-    to_markdown,
-)
+from eval.report import to_json, to_markdown
+from eval.runner import EvalResult, run_eval
 from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
 from tests.openai_server import OpenAIServer, free_port_url
