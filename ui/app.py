@@ -1,9 +1,9 @@
 """The Gradio app: a chat beside its sources, a documents tab, and the `/ask` API.
 
-`build_app(engine)` only lays out components and wires events; the work is in
-ui/chat.py and ui/library.py, the markup in ui/render.py. Launch it with `launch()`,
-which adds the theme and CSS (Gradio 6 takes them at launch), the login and the
-offline-safe defaults.
+`build_app(engine)` puts the header and the two tabs (ui/chat_tab.py, ui/documents_tab.py)
+together and wires what joins them; the work is in ui/chat.py and ui/library.py, the
+markup in ui/render.py. Launch it with `launch()`, which adds the theme and CSS (Gradio 6
+takes them at launch), the login and the offline-safe defaults.
 """
 
 from __future__ import annotations
@@ -12,26 +12,17 @@ import logging
 import os
 import socket
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa import Engine, InputError
-from ui import render, theme, uploads
+from ui import theme
+from ui.chat_tab import chat_tab, wire_chat
+from ui.documents_tab import documents_tab, library_outputs, wire_documents
 
 if TYPE_CHECKING:
     import gradio as gr
 
 log = logging.getLogger(__name__)
-
-EXAMPLES = [  # the default corpus (corpus/): Mexico's extradition of 29 cartel figures
-    "How many alleged drug traffickers did Mexico extradite to the United States?",
-    "Which former cartel leader was among those extradited?",
-    "Why is Caro Quintero wanted in the US?",
-    "What did the US Attorney General say about the extradition?",
-]
-CHAT_PLACEHOLDER = (
-    "<div style='text-align:center'><h3>Ask your documents</h3>"
-    "<p>Every answer cites the exact passage it rests on. Click a number to see it.</p></div>"
-)
 
 
 def build_app(engine: Engine) -> gr.Blocks:
@@ -43,108 +34,37 @@ def build_app(engine: Engine) -> gr.Blocks:
     from ui.library import Library
 
     chat, library = ChatHandlers(engine), Library(engine)
-
-    def open_document(where: dict[str, Any]) -> str:  # a plain function: gradio tags it
-        return chat.open_document(where)
-
     # delete_cache: Gradio's own copies of uploads go after an hour (ours live in uploads/)
     with gr.Blocks(title="corpus-qa", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         session = gr.State(new_session())
-        with gr.Row(elem_id="qa-header"):
-            gr.HTML(
-                "<h1>corpus-qa</h1><p>Answers from your documents, every claim with a "
-                "checkable citation.</p>",
-                scale=3,
-            )
-            status = gr.HTML(library.status(), scale=2)
+        status = _header(library.status())
         with gr.Tabs():
-            with gr.Tab("Chat"), gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=420):
-                    bot = gr.Chatbot(
-                        elem_id="qa-chat",
-                        height=560,
-                        show_label=False,
-                        placeholder=CHAT_PLACEHOLDER,
-                        examples=[{"text": q} for q in EXAMPLES],
-                        latex_delimiters=[],  # "$5 million and $6 million" is not LaTeX
-                        feedback_options=None,
-                        buttons=["copy"],
-                    )
-                    with gr.Row(equal_height=False, elem_id="qa-ask-row"):
-                        box = gr.Textbox(
-                            elem_id="qa-input",
-                            placeholder="Ask a question about your documents…",
-                            show_label=False,
-                            container=False,
-                            lines=1,
-                            max_lines=6,
-                            scale=8,
-                            autofocus=True,
-                        )
-                        send = gr.Button("Ask", variant="primary", scale=0, min_width=88)
-                    with gr.Row(elem_id="qa-under", equal_height=False):
-                        gr.HTML(
-                            '<p class="qa-tip">Enter to ask · follow-ups use the conversation'
-                            " · click a number to see its source</p>"
-                        )
-                        new = gr.Button("New chat", size="sm", scale=0, min_width=96)
-                with gr.Column(scale=2, min_width=340):
-                    sources = gr.HTML(
-                        render.panel_html([]),
-                        elem_id="qa-sources",
-                        js_on_load=theme.SOURCES_JS,
-                        server_functions=[open_document],
-                    )
-            with gr.Tab("Documents"), gr.Row(equal_height=False):
-                with gr.Column(scale=2, min_width=320):
-                    files = gr.File(
-                        label=f"Drop files to add them (up to {library.max_mb:g} MB each)",
-                        file_count="multiple",
-                        file_types=list(uploads.ALLOWED),
-                        type="filepath",
-                        height=180,
-                    )
-                    report = gr.HTML()
-                with gr.Column(scale=3, min_width=420):
-                    table = gr.HTML(elem_id="qa-docs")
-                    with gr.Row(elem_id="qa-doc-actions", equal_height=False):
-                        picker = gr.Dropdown(label="Remove a document", choices=[], scale=4)
-                        delete = gr.Button("Delete", variant="stop", scale=0, min_width=90)
-                        reindex = gr.Button("Re-index all", scale=0, min_width=140)
-
-        ask: dict[str, Any] = {
-            "fn": chat.respond,
-            "inputs": [box, session],
-            "outputs": [box, bot, sources, session],
-            "concurrency_limit": 8,
-            "concurrency_id": "chat",
-            "show_progress": "minimal",
-            "api_visibility": "private",
-        }
-        asking = [
-            box.submit(**ask),
-            send.click(**ask),
-            bot.example_select(chat.example, None, box, api_visibility="private").then(**ask),
-        ]
-        reset = [bot, sources, session, box]
-        # a new chat stops an answer still streaming, or it would write the old session back
-        new.click(chat.clear, None, reset, cancels=asking, api_visibility="private")
-        bot.clear(chat.clear, None, reset, cancels=asking, api_visibility="private")
+            chats = chat_tab(chat)
+            documents = documents_tab(library)
+        wire_chat(chats, chat, session)
         gr.api(chat.ask_json, api_name="ask", concurrency_limit=8)
-
-        lib_out = [report, table, picker, status]
-        write: dict[str, Any] = {
-            "concurrency_limit": 1,
-            "concurrency_id": "write",
-            "show_progress_on": report,  # one progress bar, not one per output
-        }
-        files.upload(library.upload, files, lib_out, api_name="upload", **write).then(
-            lambda: None, None, files, api_visibility="private"
+        wire_documents(documents, library, status)
+        app.load(
+            library.views,
+            None,
+            library_outputs(documents, status),
+            api_visibility="private",
+            show_progress="hidden",
         )
-        delete.click(library.delete, picker, lib_out, api_name="delete", **write)
-        reindex.click(library.reindex, None, lib_out, api_name="reindex", **write)
-        app.load(library.views, None, lib_out, api_visibility="private", show_progress="hidden")
     return app
+
+
+def _header(status: str) -> gr.HTML:
+    """The title row; returns the index status box that library actions refresh."""
+    import gradio as gr
+
+    with gr.Row(elem_id="qa-header"):
+        gr.HTML(
+            "<h1>corpus-qa</h1><p>Answers from your documents, every claim with a "
+            "checkable citation.</p>",
+            scale=3,
+        )
+        return gr.HTML(status, scale=2)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
