@@ -49,6 +49,17 @@ def corpus_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.close()
 
 
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with corpus/ ingested, once per test module; tests open their own engines
+    on it (an LLM-mode engine, a CLI process), so it is closed before it is handed out."""
+    data = tmp_path_factory.mktemp("corpus-data")
+    engine = Engine(Settings(data_dir=data))
+    engine.ingest([CORPUS])
+    engine.close()
+    return data
+
+
 @pytest.fixture
 def corpus_copy(tmp_path: Path) -> Path:
     """A writable copy of corpus/ for tests that change files."""

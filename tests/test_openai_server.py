@@ -134,9 +134,9 @@ def test_delay_longer_than_timeout_raises_api_timeout(openai_server: OpenAIServe
 
 def test_delay_shorter_than_timeout_still_answers(openai_server: OpenAIServer) -> None:
     openai_server.delay(0.2, text="late")
-    started = time.monotonic()
     reply = client_for(openai_server).chat.completions.create(model="m", messages=MESSAGES)
-    assert reply.choices[0].message.content == "late" and time.monotonic() - started >= 0.2
+    assert reply.choices[0].message.content == "late"
+    assert len(openai_server.chat_requests) == 1  # answered late, on its one request
 
 
 def test_disconnect_raises_connection_error(openai_server: OpenAIServer) -> None:
@@ -197,11 +197,10 @@ def test_stop_is_prompt_with_a_pending_delay_and_idle_keepalive() -> None:
     caller.start()
     while len(srv.chat_requests) < 2:
         time.sleep(0.01)
-    started = time.monotonic()
     srv.stop()
-    assert time.monotonic() - started < 1.0
-    caller.join(timeout=2)
-    assert not caller.is_alive()
+    caller.join()
+    # the open call was cut off by stop(), not left to wait out the 30 s delay (the client
+    # would then give up with an APITimeoutError after its 5 s) nor answered
     assert [type(e) for e in outcome] == [openai.APIConnectionError]
     assert not [t for t in threading.enumerate() if t.name.startswith("openai-server-")]
 

@@ -22,7 +22,6 @@ from qa.endpoint import Endpoint
 from qa.guard import is_echo
 from qa.prompt import ANSWER_REQUEST
 from tests import test_llm as llm_tests
-from tests.conftest import CORPUS
 from tests.llama_server import LlamaServer, llama_server_fixture  # noqa: F401
 from tests.openai_server import free_port_url
 
@@ -31,15 +30,6 @@ QUESTIONS = [
     "Who is Caro Quintero?",
     "What is the boiling point of liquid nitrogen on Mars?",  # off-topic
 ]
-
-
-@pytest.fixture(scope="module")
-def corpus_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("real-llm-corpus")
-    engine = Engine(Settings(data_dir=data))
-    engine.ingest([CORPUS])
-    engine.close()
-    return data
 
 
 def settings_for(server: LlamaServer, data: Path, **overrides: Any) -> Settings:
@@ -59,8 +49,8 @@ def settings_for(server: LlamaServer, data: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def engine(llama_server: LlamaServer, corpus_data: Path) -> Iterator[Engine]:
-    eng = Engine(settings_for(llama_server, corpus_data))
+def engine(llama_server: LlamaServer, corpus_index: Path) -> Iterator[Engine]:
+    eng = Engine(settings_for(llama_server, corpus_index))
     yield eng
     eng.close()
 
@@ -98,11 +88,11 @@ def test_ask_shows_only_checked_claims(engine: Engine, question: str) -> None:
 
 
 def test_generation_is_bounded_by_max_tokens_and_stop(
-    llama_server: LlamaServer, corpus_data: Path
+    llama_server: LlamaServer, corpus_index: Path
 ) -> None:
     """Counted in tokens (llama.cpp streams one token per chunk; usage when not streamed).
     That our requests carry STOP is tested against the scripted server (test_llm.py)."""
-    settings = settings_for(llama_server, corpus_data, llm_max_tokens=16)
+    settings = settings_for(llama_server, corpus_index, llm_max_tokens=16)
     endpoint = Endpoint(settings)
     essay = [{"role": "user", "content": "Write a long essay about the history of rivers."}]
     pieces = list(endpoint.stream(essay))
@@ -128,11 +118,11 @@ def test_the_default_answer_request_is_short(engine: Engine) -> None:
     assert engine.settings.llm_max_tokens <= 256
 
 
-def test_server_down_falls_back_to_the_extractive_answer(corpus_data: Path) -> None:
+def test_server_down_falls_back_to_the_extractive_answer(corpus_index: Path) -> None:
     url = free_port_url()
     eng = Engine(
         Settings(
-            data_dir=corpus_data, llm="openai", openai_base_url=url, llm_model="x", llm_retries=0
+            data_dir=corpus_index, llm="openai", openai_base_url=url, llm_model="x", llm_retries=0
         )
     )
     answer = eng.ask(QUESTIONS[0])
@@ -145,8 +135,8 @@ def qa_cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.
     return llm_tests.qa_cli(args, env, stdin, timeout=600)  # a real model on 2 cores
 
 
-def test_cli_ask_and_chat(llama_server: LlamaServer, corpus_data: Path, engine: Engine) -> None:
-    env = llama_server.env() | {"QA_DATA_DIR": str(corpus_data)}
+def test_cli_ask_and_chat(llama_server: LlamaServer, corpus_index: Path, engine: Engine) -> None:
+    env = llama_server.env() | {"QA_DATA_DIR": str(corpus_index)}
     asked = qa_cli(["ask", QUESTIONS[1], "--json"], env)
     assert asked.returncode == 0, asked.stderr
     assert_guarded(engine, json.loads(asked.stdout))
@@ -157,13 +147,13 @@ def test_cli_ask_and_chat(llama_server: LlamaServer, corpus_data: Path, engine: 
     assert ANSWER_REQUEST not in chat.stdout and "Standalone question" not in chat.stdout
 
 
-def test_ui_ask_endpoint(llama_server: LlamaServer, corpus_data: Path, engine: Engine) -> None:
+def test_ui_ask_endpoint(llama_server: LlamaServer, corpus_index: Path, engine: Engine) -> None:
     from gradio_client import Client
 
     from tests.test_ui import free_port
     from ui.app import launch
 
-    ui_engine = Engine(settings_for(llama_server, corpus_data))
+    ui_engine = Engine(settings_for(llama_server, corpus_index))
     app, url = launch(ui_engine, host="127.0.0.1", port=free_port())
     try:
         reply = Client(url, verbose=False).predict(QUESTIONS[0], api_name="/ask")

@@ -1,9 +1,10 @@
-"""Odd questions get an answer or a clear one-line error, in bounded time and memory.
+"""Odd questions get an answer or a clear one-line error, in bounded memory.
 
 Through the Python API (on the shared corpus index), through the CLI in-process (click's
 runner: the real command and its error handling, the model already loaded) and, for the cases
 that must never reach the model or that depend on the process's argv decoding, as real `qa`
-processes.
+processes. A bad question is refused before the index is opened: its data folder stays
+untouched. How long anything takes is a figure for bench/, never asserted here.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,10 +57,8 @@ def check_citations(engine: Engine, answer: Answer) -> None:
 
 
 @pytest.mark.parametrize("question", ANSWERABLE)
-def test_odd_questions_get_an_answer_in_bounded_time(corpus_engine: Engine, question: str) -> None:
-    t0 = time.monotonic()
+def test_odd_questions_get_an_answer(corpus_engine: Engine, question: str) -> None:
     answer = corpus_engine.ask(question)
-    assert time.monotonic() - t0 < 30
     check_citations(corpus_engine, answer)
     assert "\x00" not in answer.question
     assert not any("\ud800" <= ch <= "\udfff" for ch in answer.question)
@@ -68,21 +66,20 @@ def test_odd_questions_get_an_answer_in_bounded_time(corpus_engine: Engine, ques
 
 @pytest.mark.parametrize(("question", "message"), REJECTED)
 def test_non_questions_are_refused_at_once_with_one_line(
-    corpus_engine: Engine, question: str, message: str
+    make_engine: Callable[..., Engine], question: str, message: str
 ) -> None:
+    engine = make_engine()
     tracemalloc.start()
-    t0 = time.monotonic()
     try:
         with pytest.raises(InputError) as err:
-            corpus_engine.ask(question)
-        elapsed = time.monotonic() - t0
+            engine.ask(question)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert message in str(err.value)
     assert "\n" not in str(err.value)
     assert err.value.exit_code == 2
-    assert elapsed < 1.0
+    assert not engine.settings.data_dir.exists()  # refused before the index was opened
     assert peak < 1_000_000 + 2 * len(question)  # no copies multiplied by the input's size
 
 
@@ -92,24 +89,26 @@ def test_streaming_refuses_bad_input_before_any_token(corpus_engine: Engine) -> 
 
 
 def test_retrieval_alone_survives_odd_queries(corpus_engine: Engine) -> None:
+    """FTS5 syntax and odd text reach no parser error: up to 3 real passages each."""
     for q in ['"', "*", "AND", "NOT NOT", "x" * 2000, "\u0000"]:
-        corpus_engine.retrieve(q, 3)  # no exception from FTS5 or the model
+        passages = corpus_engine.retrieve(q, 3)
+        assert len(passages) <= 3, q
+        for p in passages:
+            assert p.text == corpus_engine.document_text(p.path)[p.start : p.end]
+        assert len({p.chunk_id for p in passages}) == len(passages), q
+    assert len(corpus_engine.retrieve("x" * 2000, 3)) == 3  # the dense half still ranks
 
 
-def test_a_question_at_the_limit_is_answered_in_bounded_time_and_memory(
-    corpus_engine: Engine,
-) -> None:
+def test_a_question_at_the_limit_is_answered_in_bounded_memory(corpus_engine: Engine) -> None:
     question = " ".join(f"word{i}" for i in range(330))[:2000]  # 2000 chars, 330 distinct terms
     corpus_engine.ask("warm up")
     tracemalloc.start()
     try:
-        t0 = time.monotonic()
-        corpus_engine.ask(question)
-        elapsed = time.monotonic() - t0
+        answer = corpus_engine.ask(question)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 30
+    check_citations(corpus_engine, answer)
     assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MB of Python objects for one question"
 
 
@@ -174,10 +173,9 @@ def run_qa(
 def test_qa_ask_process_bad_input_is_exit_2_one_line_no_traceback(
     tmp_path: Path, question: str, message: bytes
 ) -> None:
-    t0 = time.monotonic()
     res = run_qa(["ask", question], tmp_path)
-    assert time.monotonic() - t0 < 20  # refused before the model or the index is touched
     assert (res.returncode, res.stdout, res.stderr) == (2, b"", message)
+    assert list(tmp_path.iterdir()) == []  # refused before the index was opened
 
 
 def test_qa_ask_process_with_argv_bytes_that_are_not_utf8(tmp_path: Path) -> None:
