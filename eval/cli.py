@@ -9,8 +9,13 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from eval.formats import GoldItem
+    from eval.runner import EvalResult
 
 DEFAULT_GOLD = Path(__file__).with_name("gold.jsonl")
 
@@ -61,28 +66,60 @@ def eval_command(
     conversations: str | None,
 ) -> None:
     """Score answers and retrieval on gold questions; exit 1 if a --min/--max gate fails."""
-    from eval.conversations import (
-        DEFAULT_CONVERSATIONS,
-        failures_markdown,
-        load_conversations,
-        run_conversations,
-    )
-    from eval.formats import GoldFormatError, load_gold, read_text_documents
+    from eval.conversations import failures_markdown
     from eval.gates import check_gates, parse_gates
-    from eval.report import load_baseline, to_json, to_markdown
-    from eval.runner import run_eval
-    from qa import Engine, InputError, Settings, get_settings
+    from eval.report import to_json, to_markdown
+    from qa import InputError
 
     try:
         gates_min, gates_max = parse_gates(_split(mins)), parse_gates(_split(maxs))
+        gold, old, convs = _read_inputs(gold_path, docs, baseline, conversations)
+    except ValueError as e:
+        raise InputError(str(e)) from e
+    result = _measure(gold, docs, top_k, convs)
+
+    md = to_markdown(result, old)
+    if convs:
+        md += "\n" + "\n".join(failures_markdown(result.info["conversations"])) + "\n"
+    click.echo(md)
+    if json_out:
+        Path(json_out).write_text(to_json(result), encoding="utf-8")
+    if md_out:
+        Path(md_out).write_text(md, encoding="utf-8")
+    failures = check_gates(result.metrics, gates_min, gates_max)
+    for f in failures:
+        click.echo(f"gate failed: {f}", err=True)
+    click.get_current_context().exit(1 if failures else 0)
+
+
+def _read_inputs(
+    gold_path: str, docs: str | None, baseline: str | None, conversations: str | None
+) -> tuple[list[GoldItem], dict[str, Any] | None, list[dict[str, Any]]]:
+    """The gold items, the baseline (or None) and the conversations; ValueError if unreadable
+    (a GoldFormatError is one)."""
+    from eval.conversations import DEFAULT_CONVERSATIONS, load_conversations
+    from eval.formats import load_gold, read_text_documents
+    from eval.report import load_baseline
+
+    try:
         # A LabelledRagDataset names no files: its contexts are matched to the --docs texts.
         gold = load_gold(gold_path, documents=read_text_documents(docs) if docs else None)
         old = load_baseline(baseline) if baseline else None
         if conversations is None and Path(gold_path).resolve() == DEFAULT_GOLD.resolve():
             conversations = str(DEFAULT_CONVERSATIONS)
         convs = load_conversations(conversations) if conversations else []
-    except (GoldFormatError, ValueError, OSError) as e:
-        raise InputError(str(e)) from e
+    except OSError as e:
+        raise ValueError(str(e)) from e
+    return gold, old, convs
+
+
+def _measure(
+    gold: list[GoldItem], docs: str | None, top_k: int | None, convs: list[dict[str, Any]]
+) -> EvalResult:
+    """Ask the gold questions (and conversations) of an engine on --docs or on the index."""
+    from eval.conversations import run_conversations
+    from eval.runner import run_eval
+    from qa import Engine, Settings, get_settings
 
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
         settings = get_settings()
@@ -110,19 +147,7 @@ def eval_command(
                 result.info["conversations"] = turns
         finally:
             engine.close()
-
-    md = to_markdown(result, old)
-    if convs:
-        md += "\n" + "\n".join(failures_markdown(result.info["conversations"])) + "\n"
-    click.echo(md)
-    if json_out:
-        Path(json_out).write_text(to_json(result), encoding="utf-8")
-    if md_out:
-        Path(md_out).write_text(md, encoding="utf-8")
-    failures = check_gates(result.metrics, gates_min, gates_max)
-    for f in failures:
-        click.echo(f"gate failed: {f}", err=True)
-    click.get_current_context().exit(1 if failures else 0)
+    return result
 
 
 def _split(specs: tuple[str, ...]) -> list[str]:
