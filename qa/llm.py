@@ -46,10 +46,9 @@ from qa.citing import Citer, strip_thinking
 from qa.endpoint import Endpoint
 from qa.errors import LLMError
 from qa.extractive import ExtractiveAnswerer
-from qa.guard import Guard, is_echo
+from qa.guard import ClaimReader, Guard, is_echo
 from qa.questions import condense
 from qa.settings import Settings
-from qa.support import split_claims
 from qa.texts import DocumentTexts
 from qa.types import REFUSAL_TEXT, Answer, Citation, History, Passage, StreamEvent
 
@@ -192,7 +191,7 @@ def _generate(run: _Run, history: History) -> Iterator[StreamEvent]:
         log.debug("prompt: %d of %d tokens", prompt.tokens, prompt.budget)
         citer = _citer(run, prompt.passages)
         guard = Guard(citer, run.search, threshold=s.support_threshold)
-        reply = _Reply(guard)
+        reply = ClaimReader(guard)
         deltas = run.endpoint.stream(prompt.messages)
         with contextlib.closing(deltas):  # leaving early ends the model's generation too
             for piece in reply.read(strip_thinking(deltas)):
@@ -210,39 +209,11 @@ def _generate(run: _Run, history: History) -> Iterator[StreamEvent]:
     yield _final(run, shown, reply, citer)
 
 
-class _Reply:
-    """Reads the model's deltas claim by claim; yields each supported claim, cited."""
-
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
-        self.text = ""  # the raw reply, as far as it was read
-        self.seconds = 0.0  # spent checking claims
-
-    def read(self, deltas: Iterator[str]) -> Iterator[str]:
-        rest = ""
-        for delta in deltas:
-            self.text += delta
-            claims, rest = split_claims(rest + delta)
-            for claim in claims:
-                if shown := self._check(claim):
-                    yield shown
-                if self.guard.done:
-                    return  # enough: the rest of the reply is never generated
-        if rest.strip() and (shown := self._check(rest)):
-            yield shown
-
-    def _check(self, claim: str) -> str:
-        t0 = time.perf_counter()
-        verdict = self.guard.check(claim)
-        self.seconds += time.perf_counter() - t0
-        return verdict.shown
-
-
 def _citer(run: _Run, passages: list[Passage]) -> Citer:
     return Citer(passages, run.search, run.texts, run.answerer.embed)
 
 
-def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
+def _final(run: _Run, shown: str, reply: ClaimReader, citer: Citer) -> Answer:
     guard = reply.guard
     if not reply.text.strip() and run.endpoint.finish_reason == "stop":
         why = "its reply was empty (it ended at once, or began to repeat the prompt)"
