@@ -56,7 +56,7 @@ def claims_for(engine: Engine, rows: list[dict[str, Any]], rng: random.Random) -
         if r["type"] == "unanswerable" or not r["answers"]:
             continue
         passages = engine.retrieve(r["question"], 5)
-        citer = Citer(passages, r["question"], engine.store.document_text, engine._embed)
+        citer = Citer(passages, r["question"], engine.document_texts(), engine.embed)
         sentences = citer.sentences()
         holding = [(s, a) for s in sentences for a in r["answers"] if a.lower() in s.text.lower()]
         examples: list[tuple[str, bool]] = []

@@ -12,9 +12,18 @@ from index.embeddings import (
     embed_query,
     embed_texts,
 )
+from index.environment import set_env_defaults
 from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
 from index.limits import LimitError, Limits
-from index.loaders import LOADER_VERSION, SUPPORTED, LoadedDocument, LoadError, PageSpan, load
+from index.loaders import (
+    LOADER_VERSION,
+    SUPPORTED,
+    LoadedDocument,
+    LoadError,
+    PageSpan,
+    load,
+    page_at,
+)
 from index.store import (
     ChunkRecord,
     DocumentInfo,
@@ -58,4 +67,6 @@ __all__ = [
     "embed_texts",
     "ingest",
     "load",
+    "page_at",
+    "set_env_defaults",
 ]

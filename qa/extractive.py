@@ -9,19 +9,24 @@ turns the decision into cited text: every quote is an exact span of its document
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from qa.answerer import Embed, Retrieve, Texts, words
 from qa.decide import decide
 from qa.features import gather
 from qa.profile import answer_kind, focus_term, key_terms, terms
+from qa.questions import condense
 from qa.selector import Selector, load_selector
-from qa.types import REFUSAL_TEXT, Citation, Passage
+from qa.texts import DocumentTexts
+from qa.types import REFUSAL_TEXT, Answer, Citation, History, Passage, StreamEvent
 from qa.units import Sentence, passage_sentences, sentence_spans
 
 __all__ = [
     "Extracted",
+    "ExtractiveAnswerer",
     "Scored",
     "Sentence",
     "answer",
@@ -33,6 +38,49 @@ __all__ = [
     "sentence_spans",
     "terms",
 ]
+
+
+class ExtractiveAnswerer:
+    """The offline answerer: follow-ups resolved offline, then cited sentences or a refusal."""
+
+    def __init__(self, retrieve: Retrieve, texts: Texts, embed: Embed) -> None:
+        self.retrieve, self.texts, self.embed = retrieve, texts, embed
+
+    def stream(self, question: str, history: History, top_k: int) -> Iterator[StreamEvent]:
+        t0 = time.perf_counter()
+        search = condense(question, history)
+        passages = self.retrieve(search, top_k)
+        t1 = time.perf_counter()
+        answer = self.answer(question, passages, search_query=search)
+        answer.timings_ms.update(retrieve=(t1 - t0) * 1000, total=(time.perf_counter() - t0) * 1000)
+        yield from words(answer.text)
+        yield answer
+
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        *,
+        search_query: str = "",
+        texts: DocumentTexts | None = None,
+    ) -> Answer:
+        """The answer from already retrieved passages (also the LLM answerer's reference)."""
+        t0 = time.perf_counter()
+        texts = texts or self.texts()
+        search = search_query or question
+        result = answer(search, passages, self.embed, texts.text, page_of=texts.page_at)
+        return Answer(
+            question=question,
+            text=result.text,
+            answered=result.answered,
+            citations=result.citations,
+            short=result.short,
+            refusal_reason=result.reason,
+            mode="extractive",
+            timings_ms={"answer": (time.perf_counter() - t0) * 1000},
+            retrieved=passages,
+            search_query=search,
+        )
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from qa.candidates import extract, in_question
 from qa.features import closeness
 from qa.profile import answer_kind, profile
-from qa.types import REFUSAL_TEXT
-
-Turn = dict[str, str]
+from qa.types import REFUSAL_TEXT, Turn
 
 _POINTS_BACK = re.compile(
     r"^\W*(and|but|so|also|what about|how about)\b|\b(it|its|that|this|they|them|"

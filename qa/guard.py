@@ -18,7 +18,9 @@ none at all -> the extractive answer with a notice (see qa.llm).
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -167,3 +169,31 @@ class Guard:
         if c["echo"]:
             parts.append("Left out text in which the model repeated its instructions.")
         return " ".join(parts) or None
+
+
+class ClaimReader:
+    """Reads the model's deltas claim by claim; yields each supported claim, cited."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.text = ""  # the raw reply, as far as it was read
+        self.seconds = 0.0  # spent checking claims
+
+    def read(self, deltas: Iterator[str]) -> Iterator[str]:
+        rest = ""
+        for delta in deltas:
+            self.text += delta
+            claims, rest = support.split_claims(rest + delta)
+            for claim in claims:
+                if shown := self._check(claim):
+                    yield shown
+                if self.guard.done:
+                    return  # enough: the rest of the reply is never generated
+        if rest.strip() and (shown := self._check(rest)):
+            yield shown
+
+    def _check(self, claim: str) -> str:
+        t0 = time.perf_counter()
+        verdict = self.guard.check(claim)
+        self.seconds += time.perf_counter() - t0
+        return verdict.shown

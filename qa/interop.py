@@ -10,8 +10,8 @@ never pays for llama-index.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Iterator
+from typing import Any, Protocol
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -23,10 +23,21 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
 from qa.errors import InputError
-from qa.types import Answer, Citation, Passage
+from qa.settings import Settings
+from qa.types import Answer, Citation, Passage, StreamEvent
 
-if TYPE_CHECKING:
-    from qa.engine import Engine
+
+class Engine(Protocol):
+    """What these faces use of qa.engine.Engine (named here so interop never imports it)."""
+
+    settings: Settings
+
+    def check_question(self, question: str) -> str: ...
+    def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]: ...
+    def ask(self, question: str, *, top_k: int | None = None) -> Answer: ...
+    def stream(self, question: str, *, top_k: int | None = None) -> Iterator[StreamEvent]: ...
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
 
 MAX_TOP_K = 50  # as QA_TOP_K and `qa ask --top-k`
 
@@ -178,13 +189,13 @@ class BundledEmbedding(BaseEmbedding):
         self._engine = engine
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._engine._embed([query])[0]
+        return self._engine.embed([query])[0]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return await asyncio.to_thread(self._get_query_embedding, query)
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self._engine._embed([text])[0]
+        return self._engine.embed([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._engine._embed(list(texts))
+        return self._engine.embed(list(texts))

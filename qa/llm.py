@@ -1,9 +1,9 @@
 """The OpenAI-compatible answerer: fluent answers in which only checked claims are shown.
 
-One question (Engine.stream calls `stream_answer` when QA_LLM=openai):
+One question (LLMAnswerer.stream; the Engine's answerer when QA_LLM=openai):
 
 1. a follow-up (any question asked with history) is condensed into a standalone question
-   by the model, or by the offline heuristic `qa.engine.condense` when that fails or the
+   by the model, or by the offline heuristic `qa.questions.condense` when that fails or the
    model's rewrite echoes the prompt or shares no word with what was asked;
 2. passages are retrieved for it. When the extractive answerer's evidence checks refuse
    (the passages lack the kind of thing asked for), that refusal is the answer and the
@@ -36,21 +36,21 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from qa import prompt as prompts
 from qa import support
+from qa.answerer import Embed, Retrieve, Texts, words
 from qa.citing import Citer, strip_thinking
 from qa.endpoint import Endpoint
 from qa.errors import LLMError
-from qa.guard import Guard, is_echo
-from qa.support import split_claims
-from qa.types import REFUSAL_TEXT, Answer, Citation, Passage
-
-if TYPE_CHECKING:
-    from qa.engine import Engine, History
+from qa.extractive import ExtractiveAnswerer
+from qa.guard import ClaimReader, Guard, is_echo
+from qa.questions import condense
+from qa.settings import Settings
+from qa.texts import DocumentTexts
+from qa.types import REFUSAL_TEXT, Answer, Citation, History, Passage, StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,53 @@ log = logging.getLogger(__name__)
 EVIDENCE_GATE = True
 
 
+@dataclass(frozen=True)
+class LLMOptions:
+    """The model's token budget, the guard's support threshold, the question length limit."""
+
+    context_tokens: int
+    max_tokens: int
+    support_threshold: float
+    max_question_chars: int
+
+    @classmethod
+    def of(cls, s: Settings) -> LLMOptions:
+        return cls(
+            s.llm_context_tokens, s.llm_max_tokens, s.llm_support_threshold, s.max_question_chars
+        )
+
+
+class LLMAnswerer:
+    """Answers worded by an OpenAI-compatible model, showing only claims the documents support.
+
+    `endpoint` makes one Endpoint per question (it counts that question's requests)."""
+
+    def __init__(
+        self,
+        retrieve: Retrieve,
+        texts: Texts,
+        embed: Embed,
+        endpoint: Callable[[], Endpoint],
+        options: LLMOptions,
+    ) -> None:
+        # the extractive answer from the same passages: the evidence check and the fallback
+        self.extractive = ExtractiveAnswerer(retrieve, texts, embed)
+        self.retrieve, self.texts, self.embed = retrieve, texts, embed
+        self.endpoint, self.options = endpoint, options
+
+    def stream(self, question: str, history: History, top_k: int) -> Iterator[StreamEvent]:
+        """Text deltas, then the final Answer (mode "llm", or "extractive" after a failure)."""
+        run = _Run(self, question, time.perf_counter(), self.endpoint(), self.texts())
+        yield from _stream(run, history, top_k)
+
+
 @dataclass
 class _Run:
-    engine: Engine
+    answerer: LLMAnswerer
     question: str
     started: float
     endpoint: Endpoint
+    texts: DocumentTexts  # read once per question, by the citer and the reference alike
     timings: dict[str, float] = field(default_factory=dict)
     search: str = ""
     passages: list[Passage] = field(default_factory=list)
@@ -85,12 +126,11 @@ class _Fallback(Exception):
         self.error, self.streamed, self.unchecked = error, streamed, unchecked
 
 
-def condense_with_model(endpoint: Endpoint, question: str, history: History) -> str:
+def condense_with_model(
+    endpoint: Endpoint, question: str, history: History, options: LLMOptions
+) -> str:
     """The follow-up as a standalone question, written by the model from the conversation."""
-    from qa.engine import condense
-
-    s = endpoint.settings
-    budget = prompts.answer_budget(s.llm_context_tokens, prompts.CONDENSE_MAX_TOKENS)
+    budget = prompts.answer_budget(options.context_tokens, prompts.CONDENSE_MAX_TOKENS)
     messages = prompts.condense_messages(question, history, budget, prompts.token_counter())
     reply = endpoint.complete(messages, prompts.CONDENSE_MAX_TOKENS)
     reply = re.sub(r"(?s)^\s*<think>.*?</think>", "", reply)
@@ -101,27 +141,23 @@ def condense_with_model(endpoint: Endpoint, question: str, history: History) -> 
     asked = " ".join([question, *users])
     if is_echo(text) or not support.content(text) & support.content(asked):
         return condense(question, history)  # an echo, or about nothing that was asked
-    return text if 0 < len(text) <= s.max_question_chars else condense(question, history)
+    fits = 0 < len(text) <= options.max_question_chars
+    return text if fits else condense(question, history)
 
 
-def stream_answer(
-    engine: Engine, question: str, history: History, top_k: int, *, started: float
-) -> Iterator[str | Answer]:
-    """Text deltas, then the final Answer (mode "llm", or "extractive" after a failure)."""
-    from qa.engine import condense
-
-    run = _Run(engine, question, started, Endpoint(engine.settings))
+def _stream(run: _Run, history: History, top_k: int) -> Iterator[StreamEvent]:
+    question = run.question
     failure: LLMError | None = None
     unchecked = False
     t = time.perf_counter()
     run.search = question
     if prompts.conversation(history):  # a follow-up: make it standalone before retrieval
         try:
-            run.search = condense_with_model(run.endpoint, question, history)
+            run.search = condense_with_model(run.endpoint, question, history, run.answerer.options)
         except LLMError as e:  # the endpoint is down: don't make the user wait for it twice
             failure, run.search = e, condense(question, history)
         t = run.mark("condense", t)
-    run.passages = engine.retrieve(run.search, top_k)
+    run.passages = run.answerer.retrieve(run.search, top_k)
     t = run.mark("retrieve", t)
     if EVIDENCE_GATE and (reference := _reference(run)) and not reference.answered:
         # the passages lack what the question asks for: no model can answer from them
@@ -140,22 +176,22 @@ def stream_answer(
     yield from _fallback(run, failure, unchecked)
 
 
-def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
-    s = run.engine.settings
+def _generate(run: _Run, history: History) -> Iterator[StreamEvent]:
+    s = run.answerer.options
     if not run.passages:  # nothing to answer from: no need to ask the model
         yield REFUSAL_TEXT
         yield _answer(run, REFUSAL_TEXT, False, [], None)
         return
     t, shown = time.perf_counter(), ""
-    budget = prompts.answer_budget(s.llm_context_tokens, s.llm_max_tokens)
+    budget = prompts.answer_budget(s.context_tokens, s.max_tokens)
     try:
         prompt = prompts.build_prompt(
             run.search, run.passages, history, budget, prompts.token_counter()
         )
         log.debug("prompt: %d of %d tokens", prompt.tokens, prompt.budget)
         citer = _citer(run, prompt.passages)
-        guard = Guard(citer, run.search, threshold=s.llm_support_threshold)
-        reply = _Reply(guard)
+        guard = Guard(citer, run.search, threshold=s.support_threshold)
+        reply = ClaimReader(guard)
         deltas = run.endpoint.stream(prompt.messages)
         with contextlib.closing(deltas):  # leaving early ends the model's generation too
             for piece in reply.read(strip_thinking(deltas)):
@@ -173,41 +209,11 @@ def _generate(run: _Run, history: History) -> Iterator[str | Answer]:
     yield _final(run, shown, reply, citer)
 
 
-class _Reply:
-    """Reads the model's deltas claim by claim; yields each supported claim, cited."""
-
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
-        self.text = ""  # the raw reply, as far as it was read
-        self.seconds = 0.0  # spent checking claims
-
-    def read(self, deltas: Iterator[str]) -> Iterator[str]:
-        rest = ""
-        for delta in deltas:
-            self.text += delta
-            claims, rest = split_claims(rest + delta)
-            for claim in claims:
-                if shown := self._check(claim):
-                    yield shown
-                if self.guard.done:
-                    return  # enough: the rest of the reply is never generated
-        if rest.strip() and (shown := self._check(rest)):
-            yield shown
-
-    def _check(self, claim: str) -> str:
-        t0 = time.perf_counter()
-        verdict = self.guard.check(claim)
-        self.seconds += time.perf_counter() - t0
-        return verdict.shown
-
-
 def _citer(run: _Run, passages: list[Passage]) -> Citer:
-    return Citer(
-        passages, run.search, document=run.engine.store.document_text, embed=run.engine._embed
-    )
+    return Citer(passages, run.search, run.texts, run.answerer.embed)
 
 
-def _final(run: _Run, shown: str, reply: _Reply, citer: Citer) -> Answer:
+def _final(run: _Run, shown: str, reply: ClaimReader, citer: Citer) -> Answer:
     guard = reply.guard
     if not reply.text.strip() and run.endpoint.finish_reason == "stop":
         why = "its reply was empty (it ended at once, or began to repeat the prompt)"
@@ -271,11 +277,13 @@ def _agrees(cited: list[Citation], reference: Answer) -> bool:
 def _reference(run: _Run) -> Answer:
     """The extractive answer from the same passages: the evidence check and the fallback."""
     if run.extracted is None:
-        run.extracted = run.engine.extract(run.question, run.passages, search_query=run.search)
+        run.extracted = run.answerer.extractive.answer(
+            run.question, run.passages, search_query=run.search, texts=run.texts
+        )
     return run.extracted
 
 
-def _fallback(run: _Run, error: LLMError, unchecked: bool = False) -> Iterator[str | Answer]:
+def _fallback(run: _Run, error: LLMError, unchecked: bool = False) -> Iterator[StreamEvent]:
     log.info("answering extractively: %s", error)
     answer = _reference(run)
     if unchecked:
@@ -289,9 +297,8 @@ def _fallback(run: _Run, error: LLMError, unchecked: bool = False) -> Iterator[s
     yield from _finish(run, answer)
 
 
-def _finish(run: _Run, answer: Answer) -> Iterator[str | Answer]:
+def _finish(run: _Run, answer: Answer) -> Iterator[StreamEvent]:
     answer.timings_ms = run.timings | answer.timings_ms
     answer.timings_ms["total"] = (time.perf_counter() - run.started) * 1000
-    for m in re.finditer(r"\S+\s*", answer.text):
-        yield m.group()
+    yield from words(answer.text)
     yield answer

@@ -13,14 +13,13 @@ history, newest user+assistant pair first, while they fit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.errors import LLMError
-from qa.types import REFUSAL_TEXT, Passage
+from qa.types import REFUSAL_TEXT, History, Passage, Turn
 
-Messages = list[dict[str, str]]
-Turns = Sequence[dict[str, str]]  # [{"role": "user"|"assistant", "content": str}, ...]
+Messages = list[Turn]  # what is sent to the model: the system prompt, then turns of History
 
 SYSTEM_PROMPT = f"""\
 You answer questions using only the numbered passages given in the user's message.
@@ -90,12 +89,12 @@ def passage_block(n: int, passage: Passage) -> str:
     return f"<<<PASSAGE {n}: {source}>>>\n{defuse(passage.text)}\n<<<END PASSAGE {n}>>>"
 
 
-def _user_message(question: str, blocks: list[str]) -> dict[str, str]:
+def _user_message(question: str, blocks: list[str]) -> Turn:
     body = "\n\n".join([PASSAGES_HEADER, *blocks, f"Question: {question}", ANSWER_REQUEST])
     return {"role": "user", "content": body}
 
 
-def conversation(history: Turns) -> Messages:
+def conversation(history: History) -> Messages:
     """History as alternating user/assistant pairs (what chat templates accept).
 
     Citation markers are cut from assistant turns (their numbers meant other passages) and
@@ -119,7 +118,11 @@ def conversation(history: Turns) -> Messages:
 
 
 def build_prompt(
-    question: str, passages: list[Passage], history: Turns, budget: int, count: Callable[[str], int]
+    question: str,
+    passages: list[Passage],
+    history: History,
+    budget: int,
+    count: Callable[[str], int],
 ) -> Prompt:
     """Fit passages (most relevant first) then history (most recent first) into `budget`."""
     system = {"role": "system", "content": SYSTEM_PROMPT}
@@ -137,7 +140,7 @@ def build_prompt(
             used += cost
     if passages and not kept:
         raise LLMError(f"no passage fits the prompt budget of {budget} tokens")
-    turns, chosen = conversation(history), list[dict[str, str]]()
+    turns, chosen = conversation(history), list[Turn]()
     for i in range(len(turns) - 2, -1, -2):  # whole user+assistant pairs, newest first
         cost = message_tokens(turns[i : i + 2], count) - REPLY_PRIMING_TOKENS
         if used + cost > budget:
@@ -160,12 +163,12 @@ def build_prompt(
 
 
 def condense_messages(
-    question: str, history: Turns, budget: int, count: Callable[[str], int]
+    question: str, history: History, budget: int, count: Callable[[str], int]
 ) -> Messages:
     """The request that rewrites a follow-up as a standalone question (newest turns kept)."""
     system = {"role": "system", "content": CONDENSE_PROMPT}
 
-    def user(lines: list[str]) -> dict[str, str]:
+    def user(lines: list[str]) -> Turn:
         talk = "\n".join(["<<<CONVERSATION>>>", *lines, "<<<END CONVERSATION>>>"])
         ask = f"Follow-up question: {question}\n\nStandalone question:"
         return {"role": "user", "content": f"{talk}\n\n{ask}"}

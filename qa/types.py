@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["extractive", "llm"]
+
+# One turn of a conversation: {"role": "user" | "assistant", "content": str}. Plain dicts,
+# as chat UIs and OpenAI-style clients already hold them.
+Turn = dict[str, str]
+# The conversation before a question, oldest turn first (Engine.ask/stream, the answerers,
+# the prompts, the offline follow-up resolver and the UI's session all take this one type).
+History = Sequence[Turn]
 
 
 @dataclass(frozen=True)
@@ -79,3 +87,5 @@ class Answer:
 
 
 REFUSAL_TEXT = "I could not find this in the documents."
+
+StreamEvent = str | Answer  # text deltas as the answer forms, then the final Answer

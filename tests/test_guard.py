@@ -32,7 +32,7 @@ def test_claims_are_cut_at_sentence_ends_and_lines_not_abbreviations() -> None:
 
 
 def read(pieces: list[str]) -> list[str]:
-    """Claims as the answerer reads them from a stream of deltas (qa.llm._Reply)."""
+    """Claims as the answerer reads them from a stream of deltas (qa.guard.ClaimReader)."""
     claims, rest = [], ""
     for piece in pieces:
         done, rest = split_claims(rest + piece)

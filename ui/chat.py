@@ -10,18 +10,26 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 import gradio as gr
 
-from qa import Answer, Engine, QAError
+from qa import Answer, Engine, History, QAError
 from ui import render
 
 log = logging.getLogger(__name__)
 KEEP_TURNS = 20  # source sections kept in the panel (older answers keep their text)
 FRAME_S = 0.05  # at most one streamed update per 50 ms: every update crosses the network
 
-Session = dict[str, Any]  # {"messages": chatbot messages, "history": History, "turns": [...]}
+
+class Session(TypedDict):
+    """One browser tab's chat: what the chatbot shows, the conversation the engine reads
+    (qa.History, the one history type), the rendered source sections, the answer count."""
+
+    messages: list[dict[str, str]]
+    history: History
+    turns: list[str]
+    count: int
 
 
 def new_session() -> Session:
@@ -69,20 +77,18 @@ class ChatHandlers:
             {"role": "user", "content": q},
             {"role": "assistant", "content": final.text},
         ]
-        new = {"messages": messages, "history": history, "turns": turns, "count": turn + 1}
+        new: Session = {"messages": messages, "history": history, "turns": turns, "count": turn + 1}
         yield gr.skip(), messages, render.panel_html(turns), new
 
     def _turn(self, turn: int, answer: Answer) -> str:
         """Render the sources section of an answer once; it is kept in the session."""
-        texts: dict[str, str | None] = {}
+        texts = self.engine.document_texts()
 
         def text_of(path: str) -> str | None:
-            if path not in texts:
-                try:
-                    texts[path] = self.engine.document_text(path)
-                except QAError:
-                    texts[path] = None
-            return texts[path]
+            try:
+                return texts.text(path)
+            except QAError:
+                return None
 
         try:
             titles = {d.path: render.title_of(d) for d in self.engine.sources()}

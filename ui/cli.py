@@ -6,8 +6,6 @@ the command runs, so `qa --help` does not pay for it.
 
 from __future__ import annotations
 
-import os
-
 import click
 
 
@@ -18,9 +16,9 @@ import click
 )
 def ui_command(host: str, port: int) -> None:
     """Open the chat UI in a browser (QA_UI_AUTH=user:password turns on login)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from qa import Engine
+    from qa import Engine, set_env_defaults
+
+    set_env_defaults()  # before gradio loads: it reads GRADIO_ANALYTICS_ENABLED on import
     from ui.app import check_port, launch
 
     check_port(host, port)

@@ -13,9 +13,9 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-# The loaders' SUPPORTED list (index/loaders.py); ui/ may import only from qa, so it is
-# repeated here, and tests/test_ui.py checks the two stay equal.
-ALLOWED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
+from qa import SUPPORTED
+
+ALLOWED = SUPPORTED  # the formats the loaders read (derived from them in index/loaders.py)
 MAX_NAME = 120
 
 
