@@ -19,6 +19,8 @@ OFF_TOPIC_COSINE = 0.2
 CALIBRATION_FROM_UNIT = (
     "cosine",
     "overlap",
+    "passage_overlap",
+    "relation_in_sentence",
     "keys_in_sentence",
     "keys_in_passage",
     "head_in_passage",
