@@ -191,4 +191,6 @@ def specificity(cand: Candidate) -> float:
     """0..1: how much of a full answer a date or amount states ("May 2012" < "May 15, 2012")."""
     if cand.ctype in ("date", "year"):
         return sum(p is not None for p in date_parts(cand.text)) / 3
+    if cand.ctype in ("day", "time"):
+        return 1 / 3  # "Sunday", "7:45": the day or hour without the date
     return 1.0
