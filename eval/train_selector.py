@@ -143,7 +143,10 @@ def train(items: Sequence[Item]) -> Selector:
             if isinstance(chosen, str):
                 continue
             x.append(chosen[2])
-            y.append(int(it.answerable and _right(it, chosen)))
+            # Refusal is for questions the documents cannot answer: a refused answerable
+            # question counts as a false refusal even when the pick would have been wrong, so
+            # the calibrator learns "answerable from this evidence", not "this pick is right".
+            y.append(int(it.answerable))
         calib[typed] = (
             fit_logistic(np.array(x), np.array(y), CALIBRATION_FEATURES)
             if len(set(y)) == 2
@@ -151,13 +154,6 @@ def train(items: Sequence[Item]) -> Selector:
         )
     sel = Selector(unit, candidate, calib[True], calib[False], 0.0, 0.0, {})
     return choose_thresholds(sel, items)
-
-
-def _right(it: Item, chosen: Any) -> bool:
-    """The choice holds a gold answer (the candidate itself for typed questions)."""
-    first, cand, _ = chosen
-    text = cand[1].text if cand else it.ev.units[first].text
-    return contains_answer(text, it.answers) or (cand is not None and f1(text, it.answers) >= 0.5)
 
 
 def choose_thresholds(sel: Selector, items: Sequence[Item]) -> Selector:

@@ -143,3 +143,54 @@ def in_question(profile: QuestionProfile, cand: Candidate) -> float:
 def normal(text: str) -> str:
     """A key that makes "$6.04 billion" and "$6.04 Billion" the same answer."""
     return " ".join(re.sub(r"[^\w$%.]+", " ", text.lower()).replace(",", "").split())
+
+
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_DAY_NUM = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\b(?!\s*(?:,\s*)?\d{3})")
+_NUM_VALUE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9}
+_SCALES |= {"bn": 1e9, "b": 1e9, "trillion": 1e12}
+
+
+def date_parts(text: str) -> tuple[str | None, str | None, str | None]:
+    """(month, day, year) of a date phrase, each None when the phrase does not say it."""
+    low = text.lower()
+    month = next((m for m in _MONTHS if re.search(rf"\b{m}", low)), None)
+    year = _YEAR_RE.search(text)
+    rest = _YEAR_RE.sub(" ", text)
+    day = _DAY_NUM.search(rest)
+    return month, day.group(1).lstrip("0") if day else None, year.group()[:4] if year else None
+
+
+def value_key(cand: Candidate) -> tuple[str, ...]:
+    """What a candidate says, spelling aside: date parts, a number's value, a name's words."""
+    if cand.ctype in ("date", "year"):
+        m, d, y = date_parts(cand.text)
+        return ("date", m or "", d or "", y or "")
+    if cand.ctype in ("money", "number", "percent"):
+        num = _NUM_VALUE.search(cand.text)
+        if num:
+            value = float(num.group().replace(",", ""))
+            scale = re.search(r"(thousand|million|billion|trillion|bn|mn|[mbk])\b", cand.text, re.I)
+            value *= _SCALES.get(scale.group(1).lower(), 1.0) if scale else 1.0
+            return ("num", f"{value:.6g}")
+    return ("text", normal(cand.text))
+
+
+def agrees(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two value keys name the same thing (a date agrees with a fuller or vaguer form of it)."""
+    if a[0] != b[0]:
+        return False
+    if a[0] != "date":
+        return a == b
+    shared = [(x, y) for x, y in zip(a[1:], b[1:], strict=True) if x and y]
+    return bool(shared) and all(x == y for x, y in shared)
+
+
+def specificity(cand: Candidate) -> float:
+    """0..1: how much of a full answer a date or amount states ("May 2012" < "May 15, 2012")."""
+    if cand.ctype in ("date", "year"):
+        return sum(p is not None for p in date_parts(cand.text)) / 3
+    if cand.ctype in ("day", "time"):
+        return 1 / 3  # "Sunday", "7:45": the day or hour without the date
+    return 1.0

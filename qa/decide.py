@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qa.candidates import Candidate, normal
+from qa.candidates import Candidate, agrees, normal, specificity, value_key
 from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
 from qa.profile import terms
 from qa.selector import Selector
@@ -19,6 +19,8 @@ OFF_TOPIC_COSINE = 0.2
 CALIBRATION_FROM_UNIT = (
     "cosine",
     "overlap",
+    "passage_overlap",
+    "relation_in_sentence",
     "keys_in_sentence",
     "keys_in_passage",
     "head_in_passage",
@@ -30,6 +32,7 @@ CALIBRATION_FEATURES: tuple[str, ...] = (
     "support",
 )
 SECOND_WITHIN = 2.0  # a second sentence is cited when its unit score is this close to the top
+FULLER_WITHIN = 1.0  # a fuller form of the winning value is preferred when this close to it
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def choose(
             [*x, unit_score[i]] for (i, _), x in zip(ev.candidates, ev.candidate_x, strict=True)
         ]
         score = selector.candidate.logits(rows)
-        best = max(range(len(rows)), key=lambda j: score[j])
+        best = _fullest(ev, score, max(range(len(rows)), key=lambda j: score[j]))
         keys = [normal(c.text) for _, c in ev.candidates]
         cand = ev.candidates[best]
         u = ev.unit_x[cand[0]]
@@ -85,6 +88,21 @@ def choose(
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]
     return best, None, [*calib, 0.0, 0.0]
+
+
+def _fullest(ev: Evidence, score: list[float], best: int) -> int:
+    """The fullest statement of the winner's value: "April 29" wins, and "April 29, 2015"
+    said elsewhere within FULLER_WITHIN of its score is the answer that is given."""
+    key = value_key(ev.candidates[best][1])
+    spec = specificity(ev.candidates[best][1])
+    fuller = [
+        j
+        for j, (_, c) in enumerate(ev.candidates)
+        if score[j] >= score[best] - FULLER_WITHIN
+        and specificity(c) > spec
+        and agrees(key, value_key(c))
+    ]
+    return max(fuller, key=lambda j: score[j]) if fuller else best
 
 
 def _evidence(unit_row: list[float]) -> list[float]:

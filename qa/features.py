@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,8 @@ from qa.units import Sentence, passage_sentences
 UNIT_FEATURES: tuple[str, ...] = (
     "cosine",
     "overlap",
+    "passage_overlap",
+    "relation_in_sentence",
     "keys_in_sentence",
     "keys_in_passage",
     "head_in_passage",
@@ -45,6 +46,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "multiword",
     "modifier",
     "year_agrees",
+    "specific",
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
 
@@ -92,6 +94,19 @@ def _key_share(keys: frozenset[str], have: set[str]) -> float:
     return len(keys & have) / len(keys) if keys else 1.0
 
 
+_ASKING = frozenset(terms("what which who whom whose when where how many much name year date"))
+
+
+def _relation_share(relation: frozenset[str], bag: set[str]) -> float:
+    """Share of the question's relation words (its terms that are not names, numbers or
+    question words: "acquired", "runner-up", "won") the unit says, a word's first five
+    letters standing for its family ("acquired" / "acquisition")."""
+    if not relation:
+        return 1.0
+    prefixes = {w[:5] for w in bag}
+    return sum(t in bag or t[:5] in prefixes for t in relation) / len(relation)
+
+
 def _bag(text: str) -> set[str]:
     return set(terms(text)) | {m.group().replace(",", "") for m in re.finditer(r"\d[\d,]*", text)}
 
@@ -104,6 +119,7 @@ def unit_features(
     idf = {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in prof.terms}
     total = sum(idf.values()) or 1.0
     contexts: dict[tuple[str, int], set[str]] = {}
+    relation = prof.terms - prof.keys - _ASKING
     rows = []
     for u, bag, cos in zip(units, bags, cosines, strict=True):
         ctx_key = (u.passage.path, u.passage.start)
@@ -118,6 +134,8 @@ def unit_features(
             [
                 cos,
                 sum(idf[t] for t in prof.terms & bag) / total,
+                sum(idf[t] for t in prof.terms & (bag | contexts[ctx_key])) / total,
+                _relation_share(relation, bag),
                 _key_share(prof.keys, _bag(u.text)),
                 _key_share(prof.keys, contexts[ctx_key] | _bag(u.text)),
                 float(prof.focus is None or prof.focus in contexts[ctx_key] | bag),
@@ -166,6 +184,18 @@ def _modifier(text: str, cand: cands.Candidate) -> float:
     return float(bool(_LOWER_NEXT.match(text, cand.end)) and cand.text[-2:] in ("an", "se", "sh"))
 
 
+def _support(units: Sequence[Sentence], found: list[tuple[int, cands.Candidate]]) -> list[float]:
+    """log of how many passages state a value that agrees with each candidate's (spelling,
+    date precision aside): retrieved passages that agree outweigh one that differs."""
+    keys = [cands.value_key(c) for _, c in found]
+    where = [(units[i].passage.path, units[i].passage.start) for i, _ in found]
+    out = []
+    for k in keys:
+        passages = {w for w, other in zip(where, keys, strict=True) if cands.agrees(k, other)}
+        out.append(math.log(max(1, len(passages))))
+    return out
+
+
 def candidate_features(
     prof: QuestionProfile, units: Sequence[Sentence]
 ) -> tuple[list[tuple[int, cands.Candidate]], list[list[float]]]:
@@ -181,16 +211,14 @@ def candidate_features(
     n = len(units)
     bags = [set(terms(u.text)) for u in units]
     idf = {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in prof.terms}
-    counts = Counter(cands.normal(c.text) for _, c, _, _ in found)
+    support = _support(units, [(i, c) for i, c, _, _ in found])
     rows = []
-    for i, c, match, inq in found:
+    for (i, c, match, inq), sup in zip(found, support, strict=True):
         close, nearest = closeness(prof, units[i].text, c, idf)
         multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
-        support = math.log(counts[cands.normal(c.text)])
         years = _agreement(prof.years, set(YEAR.findall(units[i].text)))
-        rows.append(
-            [match, close, nearest, inq, support, multi, _modifier(units[i].text, c), years]
-        )
+        mod = _modifier(units[i].text, c)
+        rows.append([match, close, nearest, inq, sup, multi, mod, years, cands.specificity(c)])
     return [(i, c) for i, c, _, _ in found], rows
 
 

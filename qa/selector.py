@@ -4,8 +4,9 @@ The weights are data (qa/selector.json), written by `python -m eval.train_select
 also reports their cross-validated figures. A unit ranker scores sentences; a candidate
 ranker scores answer phrases inside them (the unit's score is one of its features); both
 are conditional logits (softmax over one question's choices). A calibrator turns the
-winner's score and its margin over the runner-up into a probability that the answer is
-right, and refusal compares it with a threshold chosen by cross-validation.
+winner's margin over the runner-up and its evidence (the question's terms, names and
+relation words around it) into a probability that the documents answer the question, and
+refusal compares it with a threshold chosen by cross-validation.
 """
 
 from __future__ import annotations
