@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index import fingerprint as fp
+import index.fingerprint as fp
 from index.records import DocRecord
 
 PAGE = 5000  # under Chroma's max batch size

@@ -20,8 +20,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from index import bm25, commit
-from index import fingerprint as fp
+import index.bm25 as bm25
+import index.commit as commit
+import index.fingerprint as fp
 from index.bm25 import STOPWORDS, bm25_match
 from index.cache import Cache
 from index.chroma_store import ChromaStore, Head, StoreUnavailable
