@@ -10,44 +10,33 @@ bottleneck.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
-import os
-import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text, prepare
+from index.discover import FileReport, Status, discover
 from index.embeddings import Backend, Precision, embed_texts
 from index.limits import Limits, check_size
-from index.loaders import SUPPORTED, LoadedDocument, LoadError, check_file, load
+from index.loaders import LoadedDocument, LoadError, check_file, load
 from index.store import Store
 from index.tuning import Auto, EncoderChoice, choose_encoder
 from index.worker import ParseWorker
+
+__all__ = ["FileReport", "IngestOptions", "IngestReport", "Progress", "discover", "ingest"]
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCHES = 32  # encoder batches per write (at most WRITE_CHUNKS per Chroma + SQLite commit)
 WRITE_CHUNKS = 256
 PROGRESS_CHUNKS = 64  # chunks embedded between progress reports
-Status = Literal["added", "updated", "unchanged", "duplicate", "removed", "skipped", "failed"]
 # (bytes done, bytes total, current file). Bytes, not files, so one big file moves the bar
 # while its chunks are embedded (the slow part), not only when it is finished.
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class FileReport:
-    path: str
-    status: Status
-    chunks: int = 0
-    chars: int = 0
-    pages: int = 0
-    reason: str | None = None
 
 
 @dataclass
@@ -93,83 +82,6 @@ class IngestOptions:
         choice = choose_encoder(self.embed_backend, self.embed_precision, self.embed_batch_size)
         assert choice is not None  # measure=True always chooses
         return choice
-
-
-def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[FileReport]]:
-    """Expand folders. Returns (files, folders scanned, reports for paths that cannot be used)."""
-    files: list[Path] = []
-    folders: list[Path] = []
-    problems: list[FileReport] = []
-    seen: set[Path] = set()
-    for raw in paths:
-        p = Path(raw).expanduser()
-        if p.is_dir():
-            folders.append(p.resolve())
-            for f, status, reason in _walk(p):
-                if reason is not None:
-                    problems.append(FileReport(str(f), status, reason=reason))
-                elif f.suffix.lower() not in SUPPORTED:
-                    problems.append(FileReport(str(f), "skipped", reason=_unsupported(f)))
-                elif f.resolve() not in seen:
-                    seen.add(f.resolve())
-                    files.append(f.resolve())
-        elif p.is_file():
-            if p.suffix.lower() not in SUPPORTED:
-                problems.append(FileReport(str(p), "failed", reason=_unsupported(p)))
-            elif p.resolve() not in seen:
-                seen.add(p.resolve())
-                files.append(p.resolve())
-        else:
-            problems.append(FileReport(str(p), "failed", reason=_irregular(p)))
-    return files, folders, problems
-
-
-def _unsupported(p: Path) -> str:
-    return f"unsupported format {p.suffix or '(none)'}"
-
-
-def _walk(root: Path) -> Iterator[tuple[Path, Status, str | None]]:
-    """Sorted, skips hidden entries, never follows a symlinked folder (no loops), and yields
-    (path, status, reason) for entries that cannot be read: broken links, FIFOs, locked folders.
-    """
-    errors: list[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=errors.append):
-        while errors:
-            e = errors.pop()
-            yield Path(e.filename or dirpath), "failed", f"cannot read folder: {e.strerror or e}"
-        keep = []
-        for d in sorted(n for n in dirnames if not n.startswith(".")):
-            if (Path(dirpath) / d).is_symlink():
-                yield Path(dirpath) / d, "skipped", "symlinked folder not followed"
-            else:
-                keep.append(d)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            f = Path(dirpath) / name
-            if f.is_file():
-                yield f, "added", None
-            elif f.suffix.lower() in SUPPORTED:
-                yield f, "failed", _irregular(f)
-            else:
-                yield f, "skipped", _unsupported(f)
-    for e in errors:  # the root itself could not be listed
-        yield Path(e.filename or root), "failed", f"cannot read folder: {e.strerror or e}"
-
-
-def _irregular(p: Path) -> str:
-    """Why a path that is neither a regular file nor a folder cannot be ingested."""
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        return "broken symbolic link" if p.is_symlink() else "no such file or folder"
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "symbolic link loop"
-        return f"cannot read file: {e.strerror or e}"
-    kinds = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device"}
-    return f"not a regular file ({kinds.get(stat.S_IFMT(st.st_mode), 'special file')})"
 
 
 def _sha256(path: Path) -> str:
@@ -244,17 +156,29 @@ def ingest(
                 _write(store, writing, report, meter)
                 writing = ready
             _write(store, writing, report, meter)
-        seen = {str(f) for f in files}
-        for path, info in known.items():
-            gone = not Path(path).exists()
-            if gone and (path in seen or any(Path(path).is_relative_to(f) for f in folders)):
-                store.remove_document(info.doc_id)
-                report.record(FileReport(path, "removed", chunks=info.chunks))
-        if store.reparse_all:
-            fresh = {f.path for f in report.files if f.status in ("added", "updated", "removed")}
-            if set(known) <= fresh:
-                store.mark_built()
+        _remove_gone(store, known, files, folders, report)
     return report
+
+
+def _remove_gone(
+    store: Store,
+    known: dict[str, Any],
+    files: list[Path],
+    folders: list[Path],
+    report: IngestReport,
+) -> None:
+    """Remove documents whose file is gone from what was given; then, if every document has
+    been re-read by the current loaders, record that in the fingerprint."""
+    seen = {str(f) for f in files}
+    for path, info in known.items():
+        gone = not Path(path).exists()
+        if gone and (path in seen or any(Path(path).is_relative_to(f) for f in folders)):
+            store.remove_document(info.doc_id)
+            report.record(FileReport(path, "removed", chunks=info.chunks))
+    if store.reparse_all:
+        fresh = {f.path for f in report.files if f.status in ("added", "updated", "removed")}
+        if set(known) <= fresh:
+            store.mark_built()
 
 
 def _worker(options: IngestOptions, sizes: dict[Path, int]) -> ParseWorker:

@@ -11,6 +11,8 @@ is killed with SIGKILL by the test. Protocol: JSON lines on stdin, JSON lines on
         -> {"child": PID}, {"exit": STATUS}
     {"op": "probe", "data": DIR}   what a crash left, changing nothing
         -> {"child": PID}, {"probe": {"orphans": N, "missing": N}}, {"exit": STATUS}
+
+Any command may add "host" and "port" (a Chroma server) and "collection": server mode.
 """
 
 from __future__ import annotations
@@ -34,26 +36,32 @@ def say(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def run_ingest(data: str, folder: str, batch: int) -> None:
-    from qa import Engine, Settings
+def settings(cmd: dict[str, Any], **extra: Any) -> Any:
+    """The data dir, and the Chroma server when the command names one (server mode)."""
+    from qa import Settings
+
+    server = {"chroma_host": cmd["host"], "chroma_port": int(cmd["port"])} if "port" in cmd else {}
+    if "collection" in cmd:
+        server["collection"] = cmd["collection"]
+    return Settings(data_dir=Path(cmd["data"]), **server, **extra)
+
+
+def run_ingest(cmd: dict[str, Any], folder: str, batch: int) -> None:
+    from qa import Engine
 
     engine = Engine(
-        Settings(
-            data_dir=Path(data),
-            embed_batch_size=batch,
-            embed_backend="onnx",
-            embed_precision="fp32",
-        )
+        settings(cmd, embed_batch_size=batch, embed_backend="onnx", embed_precision="fp32")
     )
     report = engine.ingest([folder], progress=lambda done, total, _: say({"p": done, "of": total}))
     say({"report": {k: v for k, v in report.to_dict().items() if k != "files"}})
 
 
-def dump_state(data: str, out: str) -> None:
+def dump_state(cmd: dict[str, Any], out: str) -> None:
     """Everything that must agree: docstore rows, BM25 rowids, Chroma ids, metadata, vectors."""
-    from qa import Engine, Settings
+    from qa import Engine
 
-    engine = Engine(Settings(data_dir=Path(data)))
+    data = cmd["data"]
+    engine = Engine(settings(cmd))
     store = engine.store
     db = sqlite3.connect(Path(data) / "index.sqlite")
     documents = db.execute(
@@ -108,11 +116,11 @@ def dump_state(data: str, out: str) -> None:
     Path(out).write_text(json.dumps(state))
 
 
-def probe(data: str) -> None:
+def probe(cmd: dict[str, Any]) -> None:
     """Vectors without a chunk row (orphans) and chunk rows without a vector (missing)."""
-    from qa import Engine, Settings
+    from qa import Engine
 
-    store = Engine(Settings(data_dir=Path(data))).store
+    store = Engine(settings(cmd)).store
     chroma = set(store.collection.get(include=[])["ids"])
     rows = {r[0] for r in store._conn().execute("SELECT chunk_id FROM chunks")}
     say({"probe": {"orphans": len(chroma - rows), "missing": len(rows - chroma)}})
@@ -123,11 +131,11 @@ def child(cmd: dict[str, Any]) -> None:
     code = 0
     try:
         if cmd["op"] == "ingest":
-            run_ingest(cmd["data"], cmd["folder"], int(cmd.get("batch", 2)))
+            run_ingest(cmd, cmd["folder"], int(cmd.get("batch", 2)))
         elif cmd["op"] == "dump":
-            dump_state(cmd["data"], cmd["out"])
+            dump_state(cmd, cmd["out"])
         elif cmd["op"] == "probe":
-            probe(cmd["data"])
+            probe(cmd)
         else:
             raise ValueError(f"unknown op {cmd['op']}")
     except BaseException as e:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import index.store as store_mod
+import index.bm25 as store_mod
 from index.store import Store, bm25_match
 
 # Of 80 chunks, 60 say "harbour", 50 "pier", 40 "dock", 10 "ferry", one "zeppelin".

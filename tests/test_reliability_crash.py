@@ -185,8 +185,9 @@ class Worker:
             data = Path(cmd["data"])
             if dbs.get("index") is None:
                 dbs["index"] = _open_ro(data / "index.sqlite")
-            if dbs.get("chroma") is None:
-                dbs["chroma"] = _open_ro(data / "chroma" / "chroma.sqlite3")
+            if dbs.get("chroma") is None:  # the server's own file in server mode
+                chroma_file = cmd.get("chroma_sqlite") or data / "chroma" / "chroma.sqlite3"
+                dbs["chroma"] = _open_ro(Path(chroma_file))
             index_db, chroma_db = dbs["index"], dbs["chroma"]
             if index_db is None or not _dirty(index_db):
                 armed = None
@@ -257,8 +258,11 @@ def worker() -> Iterator[Worker]:
 
 
 # ---- the checks --------------------------------------------------------------------------------
-def dump(worker: Worker, data: Path, out: Path) -> dict[str, Any]:
-    run = worker.run({"op": "dump", "data": str(data), "out": str(out)})
+def dump(
+    worker: Worker, data: Path, out: Path, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The index's full state; `extra` names a Chroma server or collection (crash_worker)."""
+    run = worker.run({"op": "dump", "data": str(data), "out": str(out), **(extra or {})})
     assert run.status == 0 and run.error is None, run.error
     state: dict[str, Any] = json.loads(out.read_text())
     return state
@@ -475,13 +479,13 @@ class SimulatedCrash(Exception):
     pass
 
 
-def test_crash_after_chroma_delete_then_file_gone_leaves_no_orphan(
+def test_crash_before_the_record_commit_then_file_gone_leaves_no_orphan(
     make_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An update dies after Chroma dropped the old-only vectors, before SQLite committed: the
-    document is dropped by repair, and its surviving vectors must go with it even if the file
-    is gone by the next ingest (nothing will re-ingest and overwrite them)."""
-    from index import Store
+    """An update dies after its new chunks reached Chroma, before the document record (the
+    commit point): readers keep the old version whole, and the next ingest deletes the new
+    chunks even if the file is gone by then (nothing will re-ingest and overwrite them)."""
+    from index.chroma_store import ChromaStore
 
     d = tmp_path / "docs"
     d.mkdir()
@@ -491,18 +495,27 @@ def test_crash_after_chroma_delete_then_file_gone_leaves_no_orphan(
     (d / "other.txt").write_text("The other file: the ferry leaves at nine.\n")
     engine = make_engine()
     assert engine.ingest([d]).added == 2
-    assert engine.sources()[0].chunks > 2
+    before = {s.source: s.chunks for s in engine.sources()}
+    assert before["long.txt"] > 2
+    old_text = engine.document_text(d / "long.txt")
     (d / "long.txt").write_text(head + "\n" + "\n".join(sentence(rng) for _ in range(16)))
 
     def crash(*args: object) -> None:
         raise SimulatedCrash
 
     with monkeypatch.context() as m:
-        m.setattr(Store, "_delete_rows", staticmethod(crash))  # inside the SQLite transaction
+        m.setattr(ChromaStore, "put_records", crash)  # after the chunks, before the records
         with pytest.raises(SimulatedCrash):
             engine.ingest([d])
+    assert vector_ids(engine.store) != chunk_ids(engine.store)  # chunks no record names
+    data = engine.settings.data_dir
+    engine.close()
+    for f in data.glob("index.sqlite*"):  # the cache goes: rebuilt from Chroma alone
+        f.unlink()
+    engine = make_engine(data_dir=data)
+    assert {s.source: s.chunks for s in engine.sources()} == before  # the old version, whole
+    assert engine.document_text(d / "long.txt") == old_text
     store = engine.store
-    assert vector_ids(store) != chunk_ids(store)  # the crash left them apart
     (d / "long.txt").unlink()
     report = engine.ingest([d])
     assert report.repaired >= 1
