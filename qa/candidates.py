@@ -136,7 +136,7 @@ def type_match(profile: QuestionProfile, cand: Candidate) -> float:
 def in_question(profile: QuestionProfile, cand: Candidate) -> float:
     """Share of the candidate's words the question already says (1.0: not an answer)."""
     words = terms(cand.text) or [cand.text.lower()]
-    keys = profile.terms | profile.keys
+    keys = profile.asked | profile.keys
     return sum(w in keys for w in words) / len(words)
 
 

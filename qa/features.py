@@ -119,7 +119,7 @@ def unit_features(
     idf = {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in prof.terms}
     total = sum(idf.values()) or 1.0
     contexts: dict[tuple[str, int], set[str]] = {}
-    relation = prof.terms - prof.keys - _ASKING
+    relation = prof.asked - prof.keys - _ASKING
     rows = []
     for u, bag, cos in zip(units, bags, cosines, strict=True):
         ctx_key = (u.passage.path, u.passage.start)
@@ -147,7 +147,7 @@ def unit_features(
                 _agreement(prof.years, years),
                 1.0 / u.rank,
                 math.log1p(len(u.text)) / 6,
-                float(len(bag - prof.terms) < 2),
+                float(len(bag - prof.asked) < 2),
             ]
         )
     return rows

@@ -11,10 +11,19 @@ import pytest
 from eval.conversations import DEFAULT_CONVERSATIONS, load_conversations
 from eval.metrics import score_row, short_scores
 from qa import Engine, load_selector
-from qa.candidates import extract, type_match
+from qa.candidates import (
+    Candidate,
+    agrees,
+    extract,
+    in_question,
+    specificity,
+    type_match,
+    value_key,
+)
 from qa.followup import resolve
 from qa.profile import periods, profile
 from qa.selector import LogisticModel, Selector
+from qa.types import REFUSAL_TEXT
 from ui import render
 
 
@@ -113,6 +122,37 @@ def test_follow_ups_resolve_pronouns_and_carry_the_previous_answer() -> None:
     when = resolve("When did that happen?", history)
     assert when.startswith("When did that happen?") and "1985 murder" in when
     assert resolve("Who founded Los Zetas?", history) == "Who founded Los Zetas?"
+
+
+def test_a_refused_turn_carries_the_previous_question() -> None:
+    history = [
+        {"role": "user", "content": "How many people did Mexico extradite to the US?"},
+        {"role": "assistant", "content": REFUSAL_TEXT},
+    ]
+    assert resolve("On what date did that happen?", history) == (
+        "On what date did that happen? How many people did Mexico extradite to the US?"
+    )
+
+
+def test_carried_context_is_evidence_not_the_question() -> None:
+    carried = "The Webb County Sheriff’s Office urged caution when visiting Nuevo Laredo."
+    p = profile(f"Which city did it urge caution about? {carried}")
+    assert p.kind == "place" and "nuevo" not in p.asked and "nuevo" in p.terms
+    laredo = next(c for c in extract(carried) if c.text == "Nuevo Laredo")
+    assert in_question(p, laredo) == 0.0  # the carried sentence's names may be the answer
+    asked = profile("Which city near Nuevo Laredo did the sheriff name?")
+    assert in_question(asked, laredo) == 1.0
+
+
+def test_value_keys_agree_across_spellings_and_precision() -> None:
+    full, bare, other = (
+        Candidate(0, 1, text, "date") for text in ("April 29, 2015", "April 29", "June 2010")
+    )
+    assert agrees(value_key(bare), value_key(full))
+    assert not agrees(value_key(other), value_key(full))
+    assert specificity(bare) < specificity(full) == 1.0
+    million = Candidate(0, 1, "$6.04 billion", "money")
+    assert agrees(value_key(million), value_key(Candidate(0, 1, "$6,040 million", "money")))
 
 
 def test_follow_up_answer_reads_the_previous_answer(corpus_engine: Engine) -> None:
