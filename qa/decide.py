@@ -30,6 +30,7 @@ CALIBRATION_FEATURES: tuple[str, ...] = (
     *CALIBRATION_FROM_UNIT,
     "focus_closeness",
     "support",
+    "focus_at",
 )
 SECOND_WITHIN = 2.0  # a second sentence is cited when its unit score is this close to the top
 FULLER_WITHIN = 1.0  # a fuller form of the winning value is preferred when this close to it
@@ -82,12 +83,12 @@ def choose(
         cand = ev.candidates[best]
         u = ev.unit_x[cand[0]]
         row = dict(zip(CANDIDATE_FEATURES, ev.candidate_x[best], strict=False))
-        close, support = row["focus_closeness"], row["support"]
-        return cand[0], cand, [_margin(score, keys, best), *_evidence(u), close, support]
+        close, support, at = row["focus_closeness"], row["support"], row["focus_at"]
+        return cand[0], cand, [_margin(score, keys, best), *_evidence(u), close, support, at]
     best = max(range(len(ev.units)), key=lambda i: unit_score[i])
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]
-    return best, None, [*calib, 0.0, 0.0]
+    return best, None, [*calib, 0.0, 0.0, 1.0]
 
 
 def _fullest(ev: Evidence, score: list[float], best: int) -> int:

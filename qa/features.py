@@ -47,6 +47,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "modifier",
     "year_agrees",
     "specific",
+    "focus_at",
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
 
@@ -174,6 +175,25 @@ def closeness(
     return close, nearest
 
 
+def _focus_at(prof: QuestionProfile, text: str, cand: cands.Candidate) -> float:
+    """How near the asked-for noun ("which *prison*") stands to the candidate: 1 inside or
+    beside it, 0 when the sentence lacks it; 1 when the question names no such noun."""
+    if prof.focus is None:
+        return 1.0
+    stem = prof.focus[:5]
+    where = [
+        m.start() for m in _TOKEN.finditer(text) if any(t[:5] == stem for t in terms(m.group()))
+    ]
+    if not where:
+        return 0.0
+    spans = [m.start() for m in _TOKEN.finditer(text)]
+    lo = sum(s < cand.start for s in spans)
+    hi = sum(s < cand.end for s in spans)
+    index = [sum(s < w for s in spans) for w in where]
+    gap = min(0 if lo <= i < hi else (lo - i if i < lo else i - hi + 1) for i in index)
+    return 1.0 / (1 + gap)
+
+
 _LOWER_NEXT = re.compile(r"\s+[a-z]")
 
 
@@ -218,7 +238,8 @@ def candidate_features(
         multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
         years = _agreement(prof.years, set(YEAR.findall(units[i].text)))
         mod = _modifier(units[i].text, c)
-        rows.append([match, close, nearest, inq, sup, multi, mod, years, cands.specificity(c)])
+        spec, focus = cands.specificity(c), _focus_at(prof, units[i].text, c)
+        rows.append([match, close, nearest, inq, sup, multi, mod, years, spec, focus])
     return [(i, c) for i, c, _, _ in found], rows
 
 

@@ -54,6 +54,8 @@ def test_candidates_are_exact_spans_of_their_type() -> None:
     found = {(c.text, c.ctype) for c in extract(text)}
     assert {("Croatia", "name"), ("July 15, 2018", "date"), ("$6.04 billion", "money")} <= found
     assert ("2%", "percent") in found
+    codes = {(c.text, c.ctype) for c in extract("Known as “Z-40” and “Z-42” in Q2 2023.")}
+    assert {("Z-40", "name"), ("Z-42", "name")} <= codes  # not the numbers 40 and 42
     for c in extract(text):
         assert text[c.start : c.end] == c.text
     money = next(c for c in extract(text) if c.ctype == "money")
