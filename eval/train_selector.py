@@ -179,7 +179,10 @@ def choose_thresholds(sel: Selector, items: Sequence[Item]) -> Selector:
         group = [(it, decide(it.ev, free)) for it in items if it.ev.profile.typed == typed]
         scores = {t: sum(_utility(it, d, t) for it, d in group) for t in GRID}
         top = max(scores.values(), default=0)
-        best[typed] = min(t for t, v in scores.items() if v >= top - 1e-9) if scores else 0.3
+        # the middle of the best plateau (the widest margin on both sides of the threshold),
+        # unless refusing nothing is as good: then nothing is refused
+        tied = [t for t, v in scores.items() if v >= top - 1e-9]
+        best[typed] = 0.0 if not tied or tied[0] == 0.0 else tied[(len(tied) - 1) // 2]
     return replace(sel, min_typed=best[True], min_other=best[False])
 
 

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
-from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
+from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence, focus_anywhere
 from qa.profile import terms
 from qa.selector import Selector
 
@@ -31,6 +31,7 @@ CALIBRATION_FEATURES: tuple[str, ...] = (
     "focus_closeness",
     "support",
     "focus_at",
+    "focus_anywhere",
 )
 SECOND_WITHIN = 2.0  # a second sentence is cited when its unit score is this close to the top
 FULLER_WITHIN = 1.0  # a fuller form of the winning value is preferred when this close to it
@@ -84,11 +85,12 @@ def choose(
         u = ev.unit_x[cand[0]]
         row = dict(zip(CANDIDATE_FEATURES, ev.candidate_x[best], strict=False))
         close, support, at = row["focus_closeness"], row["support"], row["focus_at"]
-        return cand[0], cand, [_margin(score, keys, best), *_evidence(u), close, support, at]
+        calib = [_margin(score, keys, best), *_evidence(u), close, support, at]
+        return cand[0], cand, [*calib, focus_anywhere(ev)]
     best = max(range(len(ev.units)), key=lambda i: unit_score[i])
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]
-    return best, None, [*calib, 0.0, 0.0, 1.0]
+    return best, None, [*calib, 0.0, 0.0, 1.0, focus_anywhere(ev)]
 
 
 def _fullest(ev: Evidence, score: list[float], best: int) -> int:

@@ -243,6 +243,16 @@ def candidate_features(
     return [(i, c) for i, c, _, _ in found], rows
 
 
+def focus_anywhere(ev: Evidence) -> float:
+    """1 when the asked-for noun ("which *airport*") is said somewhere in the evidence (or
+    the question names none): its absence is a question the documents do not answer."""
+    focus = ev.profile.focus
+    if focus is None:
+        return 1.0
+    texts = {u.text for u in ev.units} | {u.passage.text for u in ev.units}
+    return float(any(t[:5] == focus[:5] for text in texts for t in terms(text)))
+
+
 def gather(
     question: str,
     passages: Sequence[Passage],
