@@ -36,7 +36,6 @@ UNIT_FEATURES: tuple[str, ...] = (
     "passage_rank",
     "length",
     "says_little",
-    "closest_two",
 )
 CANDIDATE_FEATURES: tuple[str, ...] = (
     "type_match",
@@ -152,12 +151,6 @@ def unit_features(
                 float(len(bag - prof.asked) < 2),
             ]
         )
-    # the two closest in meaning among this question's units, whatever the words: a
-    # paraphrased question shares few words with its answer, and a linear score of cosine
-    # cannot say "among the best of these" (1 and 3 were tried too: +1 and +0 on gold CV)
-    order = sorted(range(n), key=lambda i: -cosines[i])
-    for r, i in enumerate(order, start=1):
-        rows[i].append(float(r <= 2))
     return rows
 
 
