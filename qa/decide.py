@@ -4,10 +4,17 @@ answer, or why to refuse. Pure (no I/O), so training cross-validates this very f
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
-from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence, focus_anywhere
+from qa.features import (
+    CANDIDATE_FEATURES,
+    UNIT_FEATURES,
+    Evidence,
+    focus_anywhere,
+    focus_phrase,
+)
 from qa.profile import terms
 from qa.selector import Selector
 
@@ -145,4 +152,11 @@ def decide(ev: Evidence, selector: Selector) -> Decision:
             break
         if i != first and not any(_same_content(ev.units[i].text, ev.units[c].text) for c in units):
             units.append(i)
-    return Decision(True, units, cand if prof.wants_short else None, p, None)
+    if (
+        cand is None
+        and prof.focus is not None
+        and re.match(r"\W*(?:\w+\s+)?which\b", prof.text, re.I)
+    ):
+        near = focus_phrase(ev, first)
+        cand = (first, near) if near else None
+    return Decision(True, units, cand if prof.wants_short or not prof.typed else None, p, None)

@@ -243,6 +243,23 @@ def candidate_features(
     return [(i, c) for i, c, _, _ in found], rows
 
 
+def focus_phrase(ev: Evidence, i: int) -> cands.Candidate | None:
+    """For an untyped "which X" question: the name standing at X in unit `i` ("Los Zetas,
+    a cartel" for "which cartel"; "Truth Social" for "which social network"), within three
+    words of it, as the short answer; None when no name stands there. Half of such a name
+    may be the question's words ("the Northeast Cartel")."""
+    prof, text = ev.profile, ev.units[i].text
+    if prof.focus is None:
+        return None
+    named = [
+        (_focus_at(prof, text, c), c)
+        for c in cands.extract(text)
+        if c.ctype == "name" and cands.in_question(prof, c) <= MOSTLY_ASKED
+    ]
+    at, best = max(named, key=lambda x: x[0], default=(0.0, None))
+    return best if at >= 0.25 else None
+
+
 def focus_anywhere(ev: Evidence) -> float:
     """1 when the asked-for noun ("which *airport*") is said somewhere in the evidence (or
     the question names none): its absence is a question the documents do not answer."""

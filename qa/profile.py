@@ -96,6 +96,8 @@ def answer_kind(question: str) -> str:
 def number_kind(question: str) -> str:
     """For a number question: money, percent, or a count."""
     q = question.lower()
+    if re.search(r"\bhow (?:long|far|often)\b", q):
+        return "count"  # a span of time, a distance: "how long did he spend in prison"
     if re.search(r"\bpercent|\bpercentage\b|\brate\b|\bshare of\b|\bproportion\b", q):
         return "percent"
     if re.search(rf"\bhow much\b|\b(?:{_MONEY})\b|\$", q):
@@ -179,7 +181,7 @@ def profile(text: str) -> QuestionProfile:
     else:
         sub = ""
     many = bool(_MANY_THINGS.search(question)) and kind in ("other", "number") and sub != "count"
-    if re.search(r"\bhow (much|many)\b", question, re.I):
+    if re.search(r"\bhow (much|many|long|old|far|often)\b", question, re.I):
         many = False
     asked = frozenset(terms(question))
     return QuestionProfile(

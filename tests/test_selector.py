@@ -37,6 +37,7 @@ from ui import render
         ("Who won the men's singles U.S. Open 2021?", "name", "", True),
         ("Which city hosted the olympic games in 2004?", "place", "", True),
         ("Why might the extradition lead to more violence?", "other", "", False),
+        ("How long did Caro Quintero spend in prison?", "number", "count", True),
     ],
 )
 def test_question_profile(question: str, kind: str, sub: str, short: bool) -> None:
@@ -103,6 +104,16 @@ def test_no_short_answer_for_a_question_that_asks_for_an_explanation(
 ) -> None:
     answer = corpus_engine.ask("Why might the extradition of cartel leaders lead to violence?")
     assert answer.short is None and answer.to_dict()["short"] is None
+
+
+def test_which_x_question_gets_the_name_standing_at_x_as_short_answer(
+    corpus_engine: Engine,
+) -> None:
+    answer = corpus_engine.ask("On which social network did Trump post about drugs?")
+    assert answer.answered and answer.short is not None
+    assert answer.short.quote == "Truth Social"
+    cited = answer.citations[answer.short.n - 1]
+    assert cited.start <= answer.short.start < answer.short.end <= cited.end
 
 
 def test_a_refusal_keeps_its_reason(corpus_engine: Engine) -> None:
