@@ -85,13 +85,25 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> Logistic
     )
 
 
+def _ranker_loss(w: np.ndarray, zs: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Negative log-likelihood of the positives under each question's softmax, plus L2."""
+    loss = 0.5 * L2 * float(w @ w)
+    for z, t in zs:
+        s = z @ w
+        top = s.max()
+        loss -= float(t @ (s - top - np.log(np.exp(s - top).sum())))
+    return loss
+
+
 def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]], names: Sequence[str]) -> LogisticModel:
-    """Conditional logit: softmax over each question's choices, the positives as target."""
+    """Conditional logit: softmax over each question's choices, the positives as target.
+    Newton steps are halved until the loss falls: a full step can overshoot and diverge."""
     groups = [(x, y) for x, y in groups if len(x) and y.sum() > 0]
     mean, scale = _standardise(np.vstack([x for x, _ in groups]))
     zs = [((x - mean) / scale, y / y.sum()) for x, y in groups]
     w = np.zeros(len(names))
-    for _ in range(50):
+    loss = _ranker_loss(w, zs)
+    for _ in range(100):
         grad, hess = L2 * w, L2 * np.eye(len(w))
         for z, t in zs:
             s = z @ w
@@ -101,7 +113,10 @@ def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]], names: Sequence[str]
             zp = z.T @ p
             hess += (z * p[:, None]).T @ z - np.outer(zp, zp)
         step = np.linalg.solve(hess, grad)
+        while step.any() and _ranker_loss(w - step, zs) > loss:
+            step = step / 2 if np.abs(step).max() > 1e-10 else step * 0
         w -= step
+        loss = _ranker_loss(w, zs)
         if np.abs(step).max() < 1e-8:
             break
     return LogisticModel(
@@ -164,7 +179,10 @@ def choose_thresholds(sel: Selector, items: Sequence[Item]) -> Selector:
         group = [(it, decide(it.ev, free)) for it in items if it.ev.profile.typed == typed]
         scores = {t: sum(_utility(it, d, t) for it, d in group) for t in GRID}
         top = max(scores.values(), default=0)
-        best[typed] = min(t for t, v in scores.items() if v >= top - 1e-9) if scores else 0.3
+        # the middle of the best plateau (the widest margin on both sides of the threshold),
+        # unless refusing nothing is as good: then nothing is refused
+        tied = [t for t, v in scores.items() if v >= top - 1e-9]
+        best[typed] = 0.0 if not tied or tied[0] == 0.0 else tied[(len(tied) - 1) // 2]
     return replace(sel, min_typed=best[True], min_other=best[False])
 
 

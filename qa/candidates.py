@@ -54,6 +54,9 @@ _NUMBER = re.compile(
     r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?\b",
     re.I,
 )
+# Codes and code names ("Z-40", "F-35", "COVID-19"): names, found before their digits are
+# read as numbers. Quarters and fiscal years ("Q2", "FY-23") are periods, not names.
+_CODE = re.compile(r"\b(?!(?:Q|FY)-?\d)[A-Z][A-Za-z]{0,3}-\d{1,4}[A-Za-z]?\b")
 _AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+\d{1,3}\b", re.I)
 _CAPWORD = r"(?:[^\W\d_a-z][\w’'\-.&]*[\w’'])"
 _LINK = r"(?:\s+(?:of|de|del|da|van|von|der|la|le|the|and|&)\s+|\s+)"
@@ -108,6 +111,8 @@ def _spans(text: str) -> list[Candidate]:
     ):
         for m in pattern.finditer(text):
             add(*m.span(), ctype)
+    for m in _CODE.finditer(text):
+        add(*m.span(), "name")
     for m in _YEAR_RE.finditer(text):
         add(*m.span(), "year")
     for m in _NUMBER.finditer(text):
@@ -136,7 +141,7 @@ def type_match(profile: QuestionProfile, cand: Candidate) -> float:
 def in_question(profile: QuestionProfile, cand: Candidate) -> float:
     """Share of the candidate's words the question already says (1.0: not an answer)."""
     words = terms(cand.text) or [cand.text.lower()]
-    keys = profile.terms | profile.keys
+    keys = profile.asked | profile.keys
     return sum(w in keys for w in words) / len(words)
 
 

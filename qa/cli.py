@@ -17,6 +17,7 @@ import click
 
 from qa.cli_errors import JsonAwareCommand, reporting_errors
 from qa.errors import InputError
+from qa.types import Turn
 
 
 class _Group(click.Group):
@@ -158,7 +159,7 @@ def show_stream(events: Any, *, short_first: bool = False) -> None:
 def chat() -> None:
     """A conversation in the terminal; follow-up questions use the earlier turns."""
     eng = engine()
-    history: list[dict[str, str]] = []
+    history: list[Turn] = []
     click.echo("Ask a question (empty line or Ctrl-D to quit).")
     while True:
         try:

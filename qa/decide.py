@@ -4,10 +4,17 @@ answer, or why to refuse. Pure (no I/O), so training cross-validates this very f
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
-from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
+from qa.features import (
+    CANDIDATE_FEATURES,
+    UNIT_FEATURES,
+    Evidence,
+    focus_anywhere,
+    focus_phrase,
+)
 from qa.profile import terms
 from qa.selector import Selector
 
@@ -30,6 +37,8 @@ CALIBRATION_FEATURES: tuple[str, ...] = (
     *CALIBRATION_FROM_UNIT,
     "focus_closeness",
     "support",
+    "focus_at",
+    "focus_anywhere",
 )
 SECOND_WITHIN = 2.0  # a second sentence is cited when its unit score is this close to the top
 FULLER_WITHIN = 1.0  # a fuller form of the winning value is preferred when this close to it
@@ -82,12 +91,13 @@ def choose(
         cand = ev.candidates[best]
         u = ev.unit_x[cand[0]]
         row = dict(zip(CANDIDATE_FEATURES, ev.candidate_x[best], strict=False))
-        close, support = row["focus_closeness"], row["support"]
-        return cand[0], cand, [_margin(score, keys, best), *_evidence(u), close, support]
+        close, support, at = row["focus_closeness"], row["support"], row["focus_at"]
+        calib = [_margin(score, keys, best), *_evidence(u), close, support, at]
+        return cand[0], cand, [*calib, focus_anywhere(ev)]
     best = max(range(len(ev.units)), key=lambda i: unit_score[i])
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]
-    return best, None, [*calib, 0.0, 0.0]
+    return best, None, [*calib, 0.0, 0.0, 1.0, focus_anywhere(ev)]
 
 
 def _fullest(ev: Evidence, score: list[float], best: int) -> int:
@@ -142,4 +152,11 @@ def decide(ev: Evidence, selector: Selector) -> Decision:
             break
         if i != first and not any(_same_content(ev.units[i].text, ev.units[c].text) for c in units):
             units.append(i)
-    return Decision(True, units, cand if prof.wants_short else None, p, None)
+    if (
+        cand is None
+        and prof.focus is not None
+        and re.match(r"\W*(?:\w+\s+)?which\b", prof.text, re.I)
+    ):
+        near = focus_phrase(ev, first)
+        cand = (first, near) if near else None
+    return Decision(True, units, cand if prof.wants_short or not prof.typed else None, p, None)

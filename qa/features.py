@@ -47,6 +47,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "modifier",
     "year_agrees",
     "specific",
+    "focus_at",
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
 
@@ -119,7 +120,7 @@ def unit_features(
     idf = {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in prof.terms}
     total = sum(idf.values()) or 1.0
     contexts: dict[tuple[str, int], set[str]] = {}
-    relation = prof.terms - prof.keys - _ASKING
+    relation = prof.asked - prof.keys - _ASKING
     rows = []
     for u, bag, cos in zip(units, bags, cosines, strict=True):
         ctx_key = (u.passage.path, u.passage.start)
@@ -147,7 +148,7 @@ def unit_features(
                 _agreement(prof.years, years),
                 1.0 / u.rank,
                 math.log1p(len(u.text)) / 6,
-                float(len(bag - prof.terms) < 2),
+                float(len(bag - prof.asked) < 2),
             ]
         )
     return rows
@@ -172,6 +173,25 @@ def closeness(
     close = sum(idf.get(t, 1.0) / (1 + d) for t, d in best.items()) / total
     nearest = 1.0 / (1 + min(best.values())) if best else 0.0
     return close, nearest
+
+
+def _focus_at(prof: QuestionProfile, text: str, cand: cands.Candidate) -> float:
+    """How near the asked-for noun ("which *prison*") stands to the candidate: 1 inside or
+    beside it, 0 when the sentence lacks it; 1 when the question names no such noun."""
+    if prof.focus is None:
+        return 1.0
+    stem = prof.focus[:5]
+    where = [
+        m.start() for m in _TOKEN.finditer(text) if any(t[:5] == stem for t in terms(m.group()))
+    ]
+    if not where:
+        return 0.0
+    spans = [m.start() for m in _TOKEN.finditer(text)]
+    lo = sum(s < cand.start for s in spans)
+    hi = sum(s < cand.end for s in spans)
+    index = [sum(s < w for s in spans) for w in where]
+    gap = min(0 if lo <= i < hi else (lo - i if i < lo else i - hi + 1) for i in index)
+    return 1.0 / (1 + gap)
 
 
 _LOWER_NEXT = re.compile(r"\s+[a-z]")
@@ -218,8 +238,36 @@ def candidate_features(
         multi = float(len(c.text.split()) > 1) if c.ctype == "name" else 0.0
         years = _agreement(prof.years, set(YEAR.findall(units[i].text)))
         mod = _modifier(units[i].text, c)
-        rows.append([match, close, nearest, inq, sup, multi, mod, years, cands.specificity(c)])
+        spec, focus = cands.specificity(c), _focus_at(prof, units[i].text, c)
+        rows.append([match, close, nearest, inq, sup, multi, mod, years, spec, focus])
     return [(i, c) for i, c, _, _ in found], rows
+
+
+def focus_phrase(ev: Evidence, i: int) -> cands.Candidate | None:
+    """For an untyped "which X" question: the name standing at X in unit `i` ("Los Zetas,
+    a cartel" for "which cartel"; "Truth Social" for "which social network"), within three
+    words of it, as the short answer; None when no name stands there. Half of such a name
+    may be the question's words ("the Northeast Cartel")."""
+    prof, text = ev.profile, ev.units[i].text
+    if prof.focus is None:
+        return None
+    named = [
+        (_focus_at(prof, text, c), c)
+        for c in cands.extract(text)
+        if c.ctype == "name" and cands.in_question(prof, c) <= MOSTLY_ASKED
+    ]
+    at, best = max(named, key=lambda x: x[0], default=(0.0, None))
+    return best if at >= 0.25 else None
+
+
+def focus_anywhere(ev: Evidence) -> float:
+    """1 when the asked-for noun ("which *airport*") is said somewhere in the evidence (or
+    the question names none): its absence is a question the documents do not answer."""
+    focus = ev.profile.focus
+    if focus is None:
+        return 1.0
+    texts = {u.text for u in ev.units} | {u.passage.text for u in ev.units}
+    return float(any(t[:5] == focus[:5] for text in texts for t in terms(text)))
 
 
 def gather(

@@ -3,8 +3,10 @@
 "What is he accused of?" after "Who is Rafael Caro Quintero?" becomes "What is Rafael
 Caro Quintero accused of?": personal pronouns take the conversation's latest named entity.
 "When did that happen?" has nothing to substitute, so it carries the previous answer's
-first cited sentence along: the search finds that passage again and the answerer reads
-the date next to the words the earlier answer used.
+first cited sentence along (the previous question when that was refused): the search
+finds that passage again and the answerer reads the date next to the words the earlier
+answer used. The carried sentence follows the question mark, and the question profile
+keeps it apart (qa.profile.split_context): its names may be the answer.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _answer_text(turn: str) -> str:
     return "" if text == REFUSAL_TEXT else text
 
 
-def _resolve_one(question: str, subject: str | None, previous_answer: str) -> str:
+def _resolve_one(question: str, subject: str | None, previous_answer: str, previous: str) -> str:
     if not points_back(question):
         return question
     out = question
@@ -55,10 +57,11 @@ def _resolve_one(question: str, subject: str | None, previous_answer: str) -> st
             out,
             count=1,
         )
-    if previous_answer and (_OPEN.search(question) or out == question):
-        first = _FIRST_SENTENCE.match(previous_answer)
-        carried = (first.group() if first else previous_answer)[:CARRIED_CHARS]
-        out = f"{out} {carried}"
+    if _OPEN.search(question) or out == question:
+        # the previous answer's first sentence; when it was refused, the previous question
+        first = _FIRST_SENTENCE.match(previous_answer or previous)
+        carried = (first.group() if first else previous_answer or previous)[:CARRIED_CHARS]
+        out = f"{out} {carried}" if carried else out
     return out
 
 
@@ -91,8 +94,9 @@ def resolve(question: str, history: Sequence[Turn]) -> str:
     for m in history:
         content = m.get("content") or ""
         if m.get("role") == "user":
-            last_question = _resolve_one(content, subject, last_answer)
+            last_question = _resolve_one(content, subject, last_answer, last_question)
+            last_answer = ""
         elif m.get("role") == "assistant":
             last_answer = _answer_text(content)
             subject = _subject(last_question, last_answer, subject)
-    return _resolve_one(question, subject, last_answer)
+    return _resolve_one(question, subject, last_answer, last_question)

@@ -96,6 +96,8 @@ def answer_kind(question: str) -> str:
 def number_kind(question: str) -> str:
     """For a number question: money, percent, or a count."""
     q = question.lower()
+    if re.search(r"\bhow (?:long|far|often)\b", q):
+        return "count"  # a span of time, a distance: "how long did he spend in prison"
     if re.search(r"\bpercent|\bpercentage\b|\brate\b|\bshare of\b|\bproportion\b", q):
         return "percent"
     if re.search(rf"\bhow much\b|\b(?:{_MONEY})\b|\$", q):
@@ -108,7 +110,8 @@ class QuestionProfile:
     """A question read once: the kind of answer it wants and what evidence must share."""
 
     text: str
-    terms: frozenset[str]
+    terms: frozenset[str]  # the question's and any carried context's: what evidence may share
+    asked: frozenset[str]  # the question's own: a phrase made of these is no answer
     kind: str  # age | number | date | name | place | other
     subkind: str  # money | percent | count | year | date | "" (none)
     keys: frozenset[str]  # years, numbers and proper nouns (as stems)
@@ -156,8 +159,20 @@ def key_terms(question: str) -> set[str]:
     return keys
 
 
+_CARRIED = re.compile(r"(.+?\?)\s+(\S.*)$", re.S)
+
+
+def split_context(text: str) -> tuple[str, str]:
+    """(question, context): a resolved follow-up carries the previous answer's sentence
+    after its question mark (qa.followup); that sentence may hold the answer, so its names
+    must not count as already asked."""
+    m = _CARRIED.match(text)
+    return (m.group(1), m.group(2)) if m else (text, "")
+
+
 @lru_cache(maxsize=256)
-def profile(question: str) -> QuestionProfile:
+def profile(text: str) -> QuestionProfile:
+    question, context = split_context(text)
     kind = answer_kind(question)
     if kind == "number":
         sub = number_kind(question)
@@ -166,11 +181,13 @@ def profile(question: str) -> QuestionProfile:
     else:
         sub = ""
     many = bool(_MANY_THINGS.search(question)) and kind in ("other", "number") and sub != "count"
-    if re.search(r"\bhow (much|many)\b", question, re.I):
+    if re.search(r"\bhow (much|many|long|old|far|often)\b", question, re.I):
         many = False
+    asked = frozenset(terms(question))
     return QuestionProfile(
-        text=question,
-        terms=frozenset(terms(question)),
+        text=text,
+        terms=asked | frozenset(terms(context)),
+        asked=asked,
         kind=kind,
         subkind=sub,
         keys=frozenset(key_terms(question)),

@@ -11,10 +11,19 @@ import pytest
 from eval.conversations import DEFAULT_CONVERSATIONS, load_conversations
 from eval.metrics import score_row, short_scores
 from qa import Engine, load_selector
-from qa.candidates import extract, type_match
+from qa.candidates import (
+    Candidate,
+    agrees,
+    extract,
+    in_question,
+    specificity,
+    type_match,
+    value_key,
+)
 from qa.followup import resolve
 from qa.profile import periods, profile
 from qa.selector import LogisticModel, Selector
+from qa.types import REFUSAL_TEXT
 from ui import render
 
 
@@ -28,6 +37,7 @@ from ui import render
         ("Who won the men's singles U.S. Open 2021?", "name", "", True),
         ("Which city hosted the olympic games in 2004?", "place", "", True),
         ("Why might the extradition lead to more violence?", "other", "", False),
+        ("How long did Caro Quintero spend in prison?", "number", "count", True),
     ],
 )
 def test_question_profile(question: str, kind: str, sub: str, short: bool) -> None:
@@ -45,6 +55,8 @@ def test_candidates_are_exact_spans_of_their_type() -> None:
     found = {(c.text, c.ctype) for c in extract(text)}
     assert {("Croatia", "name"), ("July 15, 2018", "date"), ("$6.04 billion", "money")} <= found
     assert ("2%", "percent") in found
+    codes = {(c.text, c.ctype) for c in extract("Known as “Z-40” and “Z-42” in Q2 2023.")}
+    assert {("Z-40", "name"), ("Z-42", "name")} <= codes  # not the numbers 40 and 42
     for c in extract(text):
         assert text[c.start : c.end] == c.text
     money = next(c for c in extract(text) if c.ctype == "money")
@@ -94,6 +106,16 @@ def test_no_short_answer_for_a_question_that_asks_for_an_explanation(
     assert answer.short is None and answer.to_dict()["short"] is None
 
 
+def test_which_x_question_gets_the_name_standing_at_x_as_short_answer(
+    corpus_engine: Engine,
+) -> None:
+    answer = corpus_engine.ask("On which social network did Trump post about drugs?")
+    assert answer.answered and answer.short is not None
+    assert answer.short.quote == "Truth Social"
+    cited = answer.citations[answer.short.n - 1]
+    assert cited.start <= answer.short.start < answer.short.end <= cited.end
+
+
 def test_a_refusal_keeps_its_reason(corpus_engine: Engine) -> None:
     answer = corpus_engine.ask("What is the capital of Australia?")
     assert not answer.answered and answer.refusal_reason
@@ -113,6 +135,37 @@ def test_follow_ups_resolve_pronouns_and_carry_the_previous_answer() -> None:
     when = resolve("When did that happen?", history)
     assert when.startswith("When did that happen?") and "1985 murder" in when
     assert resolve("Who founded Los Zetas?", history) == "Who founded Los Zetas?"
+
+
+def test_a_refused_turn_carries_the_previous_question() -> None:
+    history = [
+        {"role": "user", "content": "How many people did Mexico extradite to the US?"},
+        {"role": "assistant", "content": REFUSAL_TEXT},
+    ]
+    assert resolve("On what date did that happen?", history) == (
+        "On what date did that happen? How many people did Mexico extradite to the US?"
+    )
+
+
+def test_carried_context_is_evidence_not_the_question() -> None:
+    carried = "The Webb County Sheriff’s Office urged caution when visiting Nuevo Laredo."
+    p = profile(f"Which city did it urge caution about? {carried}")
+    assert p.kind == "place" and "nuevo" not in p.asked and "nuevo" in p.terms
+    laredo = next(c for c in extract(carried) if c.text == "Nuevo Laredo")
+    assert in_question(p, laredo) == 0.0  # the carried sentence's names may be the answer
+    asked = profile("Which city near Nuevo Laredo did the sheriff name?")
+    assert in_question(asked, laredo) == 1.0
+
+
+def test_value_keys_agree_across_spellings_and_precision() -> None:
+    full, bare, other = (
+        Candidate(0, 1, text, "date") for text in ("April 29, 2015", "April 29", "June 2010")
+    )
+    assert agrees(value_key(bare), value_key(full))
+    assert not agrees(value_key(other), value_key(full))
+    assert specificity(bare) < specificity(full) == 1.0
+    million = Candidate(0, 1, "$6.04 billion", "money")
+    assert agrees(value_key(million), value_key(Candidate(0, 1, "$6,040 million", "money")))
 
 
 def test_follow_up_answer_reads_the_previous_answer(corpus_engine: Engine) -> None:
