@@ -9,12 +9,11 @@ takes them at launch), the login and the offline-safe defaults.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 from typing import TYPE_CHECKING
 
-from qa import Engine, InputError
+from qa import Engine, InputError, set_env_defaults
 from ui import theme
 from ui.chat_tab import chat_tab, wire_chat
 from ui.documents_tab import documents_tab, library_outputs, wire_documents
@@ -27,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def build_app(engine: Engine) -> gr.Blocks:
     """The whole UI around one shared Engine; each browser session has its own history."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    set_env_defaults()  # before gradio loads: it reads GRADIO_ANALYTICS_ENABLED on import
     import gradio as gr
 
     from ui.chat import ChatHandlers, new_session
