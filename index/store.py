@@ -168,7 +168,7 @@ class Store:
         head = self.chroma.head()
         if self._verify:
             self._check(head)
-        if self._stale(head):
+        if self._verify and self._stale(head):  # (not for an index about to be reset)
             sync(self.cache, self.chroma, head)
         self._committer = commit.Committer(
             self.chroma,
