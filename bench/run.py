@@ -10,6 +10,8 @@ Environment:
   BENCH_SCALE       chunk counts for the retrieval-at-scale probe (e.g. "10000,50000"; default
                     none): real chunk text with random vectors, so no hours of encoding
   BENCH_PROFILE     1 = also write bench/profile-ingest-<size>.txt (cProfile of ingestion)
+  BENCH_SCALE_OUT   chunk counts for the two-instance server section (bench/scale_out.py;
+                    default "10000", run when server mode is on)
 
 Each stage runs in its own process (peak RSS = that process's VmHWM). Results merge into
 bench/results.json by size, and the README table between the bench markers is rewritten.
@@ -210,6 +212,12 @@ def main() -> None:
         results["sizes"][str(size)] = r
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(report.table(results))
+    if "server" in modes:
+        from bench import scale_out
+
+        for size in [int(s) for s in os.environ.get("BENCH_SCALE_OUT", "10000").split(",") if s]:
+            results.setdefault("scale_out", {})[str(size)] = scale_out.run(size, work / "scale-out")
+            RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     for size in [int(s) for s in os.environ.get("BENCH_SCALE", "").split(",") if s.strip()]:
         results.setdefault("scale", {})[str(size)] = run_scale(size, work)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -85,6 +85,8 @@ def cache_bytes(data_dir: Path) -> int:
 
 
 def run(size: int, work: Path) -> dict[str, Any]:
+    for old in ("a", "b", "chroma-server"):
+        shutil.rmtree(work / old, ignore_errors=True)
     base_docs, inc_docs = work / f"docs-{size}", work / "docs-increment-1000"
     generate(base_docs, size)
     generate(inc_docs, 1000, seed=99)
@@ -136,9 +138,6 @@ def main() -> None:
     work = Path(os.environ.get("BENCH_DIR", ROOT / ".qa-data" / "bench")) / "scale-out"
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sizes": {}}
     for size in sizes:
-        shutil.rmtree(work / "a", ignore_errors=True)
-        shutil.rmtree(work / "b", ignore_errors=True)
-        shutil.rmtree(work / "chroma-server", ignore_errors=True)
         print(f"[scale-out: {size} chunks, one Chroma server, two instances]", file=sys.stderr)
         results.setdefault("scale_out", {})[str(size)] = run(size, work)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -58,7 +58,7 @@ class Lease:
         for _ in range(ATTEMPTS):
             live = self._live_others()
             if any(m.get("state") == "held" for m in live.values()):
-                raise StoreLocked(self._busy(live))
+                raise StoreLocked(self.busy_message)
             self._write("claim")
             live = self._live_others()
             if not live:
@@ -67,7 +67,7 @@ class Lease:
                 return
             self._delete()
             if any(m.get("state") == "held" for m in live.values()):
-                raise StoreLocked(self._busy(live))
+                raise StoreLocked(self.busy_message)
             time.sleep(random.uniform(0.05, 0.4))
         raise StoreLocked(self.busy_message)
 
@@ -126,9 +126,6 @@ class Lease:
         except (PermissionError, ValueError, OverflowError):
             return False
         return False
-
-    def _busy(self, live: dict[str, dict[str, Any]]) -> str:
-        return self.busy_message
 
     # ---- renewal ----------------------------------------------------------------------------
     def _start_renewal(self) -> None:

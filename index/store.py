@@ -92,6 +92,7 @@ class Store:
         self._sync_lock = threading.Lock()
         self._checked = float("-inf")
         self._committer: commit.Committer | None = None
+        self._was_dirty = False
         self.reparse_all = False  # built by older loaders: the next ingest re-reads every file
         if verify:
             self._fresh(now=True)
@@ -168,7 +169,8 @@ class Store:
         head = self.chroma.head()
         if self._verify:
             self._check(head)
-        if self._stale(head):
+        self._was_dirty = self.cache.meta("dirty") == "1"  # a writer here died mid-write
+        if self._verify and self._stale(head):  # (not for an index about to be reset)
             sync(self.cache, self.chroma, head)
         self._committer = commit.Committer(
             self.chroma,
@@ -198,9 +200,9 @@ class Store:
     def repair(self, *, force: bool = False) -> tuple[int, int]:
         """Remove what a killed writer left. Returns (orphan chunks deleted, docs dropped)."""
         committer = self._writer_only()
-        force = force or self._lease.took_over or self.cache.meta("dirty") == "1"
+        force = force or self._lease.took_over or self._was_dirty
         orphans, dropped = committer.repair(force=force)
-        if dropped:
+        if force or dropped:  # the cache follows: dropped documents go, the dirty flag too
             sync(self.cache, self.chroma, self.chroma.head())
         return orphans, dropped
 

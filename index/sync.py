@@ -45,9 +45,10 @@ def sync(cache: Cache, chroma: ChromaStore, head: Head) -> int:
             for record, rows in fetched:
                 Cache.put(db, record, rows)
         changed += len(fetched)
-    if complete:
+    if complete:  # the cache now equals Chroma at this generation: nothing half-written
         with cache.db() as db:
             set_meta(db, "generation", str(head.generation))
+            set_meta(db, "dirty", "0")
     return changed
 
 

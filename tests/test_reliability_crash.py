@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,9 @@ class Kill:
     delay: float = 0.0
     mid_write: bool = False
     after_chroma: bool = False
+    # Chroma's progress, when it is not the embedded store's own file (server mode: the
+    # server's chunk count over HTTP); it grows with each chunk upsert, as the log does
+    chroma_progress: Callable[[], int] | None = None
 
     @property
     def polls(self) -> bool:
@@ -185,16 +188,19 @@ class Worker:
             data = Path(cmd["data"])
             if dbs.get("index") is None:
                 dbs["index"] = _open_ro(data / "index.sqlite")
-            if dbs.get("chroma") is None:  # the server's own file in server mode
-                chroma_file = cmd.get("chroma_sqlite") or data / "chroma" / "chroma.sqlite3"
-                dbs["chroma"] = _open_ro(Path(chroma_file))
-            index_db, chroma_db = dbs["index"], dbs["chroma"]
+            if dbs.get("chroma") is None and kill.chroma_progress is None:
+                dbs["chroma"] = _open_ro(data / "chroma" / "chroma.sqlite3")
+            index_db, chroma_db = dbs["index"], dbs.get("chroma")
             if index_db is None or not _dirty(index_db):
                 armed = None
             elif kill.mid_write:
                 run.killed = self._kill(pid, kill.delay, cmd["data"], run)
-            elif chroma_db is not None:
-                seq = _chroma_log(chroma_db)
+            elif chroma_db is not None or kill.chroma_progress is not None:
+                if kill.chroma_progress is not None:
+                    seq = kill.chroma_progress()
+                else:
+                    assert chroma_db is not None
+                    seq = _chroma_log(chroma_db)
                 if armed is None:
                     armed = seq
                 elif seq > armed:
