@@ -12,6 +12,8 @@ Three collections share the configured name:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -73,9 +75,25 @@ class ChromaStore:
             if self.mode == "server":
                 host, port = self.addr
                 return chromadb.HttpClient(host=host, port=port, settings=settings)
-            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+            with self._embedded_lock():
+                return chromadb.PersistentClient(path=str(self.path), settings=settings)
         except Exception as e:
             raise self.translate(e) from e
+
+    @contextlib.contextmanager
+    def _embedded_lock(self) -> Iterator[None]:
+        """Processes opening a new embedded store at once race in Chroma's own migrations
+        ("table collections already exists") and collection creation: one at a time."""
+        if self.mode == "server":
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / "chroma.open.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def collection(self, kind: str = "chunks") -> Any:
         """`chunks`, `docs` or `lease`, created on first use."""
@@ -87,15 +105,21 @@ class ChromaStore:
         if kind == "docs":
             meta["generation"] = 0  # type: ignore[assignment]
         config = {"hnsw": {"space": "cosine"}} if kind != "lease" else None
-        try:
-            col = self.client().get_or_create_collection(
-                name[kind],
-                embedding_function=None,  # never Chroma's default model: it downloads
-                configuration=config,
-                metadata=meta,
-            )
-        except Exception as e:
-            raise self.translate(e) from e
+        client = self.client()
+        for attempt in range(2):  # another replica may create it between get and create
+            try:
+                with self._embedded_lock():
+                    col = client.get_or_create_collection(
+                        name[kind],
+                        embedding_function=None,  # never Chroma's default model: it downloads
+                        configuration=config,
+                        metadata=meta,
+                    )
+                break
+            except Exception as e:
+                if attempt == 0 and "already exists" in str(e).lower():
+                    continue
+                raise self.translate(e) from e
         self._open[kind] = col
         return col
 

@@ -1,11 +1,12 @@
 """kill -9 during ingest, at random points: the next ingest repairs, nothing is lost or doubled.
 
 Each trial kills real ingest processes (forked from tests/crash_worker.py, which loads the model
-once) at seeded random points: before any write, in the middle of a batch (while the store's
-`dirty` flag is up, i.e. between the Chroma write and the SQLite commit), during the removals at
-the end. Then an ingest runs to completion and the index is dumped and checked:
+once) at seeded random points: before any write, in the middle of a batch (while the cache's
+`dirty` flag is up, i.e. chunks written to Chroma, their document records and the local cache
+not yet), during the removals at the end. Then an ingest runs to completion and the index is
+dumped and checked:
 
-* the docstore (SQLite documents and chunks), Chroma (ids, metadata, the HNSW index) and BM25
+* the cache (SQLite documents and chunks), Chroma (ids, metadata, the HNSW index) and BM25
   (FTS5 rowids) agree exactly: the same chunk ids, no duplicate, no orphan;
 * the state equals a clean ingest of the same folder into a fresh data dir, vectors included.
 
@@ -97,9 +98,9 @@ class Run:
 class Kill:
     """Where to kill: after `after` files (0: before the first) plus `delay` seconds, or, when
     `mid_write`, `delay` seconds after the store raises its dirty flag (a batch is being
-    written: the Chroma upsert and delete, then the SQLite commit), or, when `after_chroma`,
-    as soon as Chroma's write-ahead log grows while the flag is up (Chroma written, SQLite not
-    yet committed: the window a repair exists for)."""
+    written: chunks, records, old chunks deleted, then the cache), or, when `after_chroma`,
+    as soon as Chroma's write-ahead log grows while the flag is up (chunks written, their
+    records not yet: the window a repair exists for)."""
 
     after: int = 0
     delay: float = 0.0
@@ -115,7 +116,7 @@ class Kill:
 
     def describe(self) -> str:
         if self.after_chroma:
-            return "after Chroma's write, before the SQLite commit"
+            return "after the chunks reached Chroma, before their records"
         if self.mid_write:
             return f"mid-write (dirty flag up + {self.delay * 1000:.0f} ms)"
         return f"after file {self.after} + {self.delay * 1000:.0f} ms"
