@@ -13,13 +13,20 @@ from index.embeddings import (
     embed_texts,
 )
 from index.environment import set_env_defaults
+from index.errors import (
+    EncoderUnavailable,
+    IndexMismatch,
+    LimitError,
+    LoadError,
+    StoreLocked,
+    StoreUnavailable,
+)
 from index.ingest import FileReport, IngestOptions, IngestReport, Progress, discover, ingest
-from index.limits import LimitError, Limits
+from index.limits import Limits
 from index.loaders import (
     LOADER_VERSION,
     SUPPORTED,
     LoadedDocument,
-    LoadError,
     PageSpan,
     load,
     page_at,
@@ -27,12 +34,9 @@ from index.loaders import (
 from index.store import (
     ChunkRecord,
     DocumentInfo,
-    IndexMismatch,
     Store,
-    StoreLocked,
-    StoreUnavailable,
 )
-from index.tuning import EncoderChoice, EncoderUnavailable, choose_encoder
+from index.tuning import EncoderChoice, choose_encoder
 
 __all__ = [
     "BATCH_SIZE",

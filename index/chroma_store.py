@@ -21,14 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import index.fingerprint as fp
+from index.errors import StoreUnavailable
 from index.records import DocRecord
 
 PAGE = 5000  # under Chroma's max batch size
 IDS_PER_GET = 500  # ids or doc ids per `get`: keeps the request and SQLite's variables small
-
-
-class StoreUnavailable(Exception):
-    """The Chroma server cannot be reached."""
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from index.errors import IndexMismatch
+
 REPARSE_KEYS = frozenset({"loader_version"})
-
-
-class IndexMismatch(Exception):
-    """The index was built differently from what this process would build."""
 
 
 def dumps(fingerprint: dict[str, Any]) -> str:

@@ -21,8 +21,9 @@ from typing import Any
 from index.chunking import Chunk, chunk_document, doc_id_for, embed_text, prepare
 from index.discover import FileReport, Status, discover
 from index.embeddings import Backend, Precision, embed_texts
+from index.errors import LoadError
 from index.limits import Limits, check_size
-from index.loaders import LoadedDocument, LoadError, check_file, load
+from index.loaders import LoadedDocument, check_file, load
 from index.store import Store
 from index.tuning import Auto, EncoderChoice, choose_encoder
 from index.worker import ParseWorker

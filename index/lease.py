@@ -32,13 +32,10 @@ import uuid
 from typing import Any
 
 from index.chroma_store import ChromaStore
+from index.errors import StoreLocked
 
 TTL = 30.0
 ATTEMPTS = 6
-
-
-class StoreLocked(Exception):
-    """Another process is writing to this index."""
 
 
 class Lease:

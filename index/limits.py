@@ -19,15 +19,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.loaders import LoadError
+from index.errors import LimitError
 
 ZIP_BASED = (".docx", ".docm", ".dotx", ".xlsx", ".pptx", ".odt", ".epub")
 RATIO_FLOOR = 2**20  # a part must inflate past 1 MB before its compression ratio counts
 MB = 2**20
-
-
-class LimitError(LoadError):
-    """A file over one of the limits: the message names the limit (and its setting)."""
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.errors import LoadError
+
 log = logging.getLogger(__name__)
 
 # Bump when extraction changes: the index fingerprint records it, so old text is rebuilt.
 LOADER_VERSION = 5
 # 2: legacy 8-bit text as cp1252, UTF-16 BOM; 3: inline HTML stays inline; 4: no # in titles;
 # 5: PDFs read by PDFium as whole paragraphs, tables in every format as labelled rows
-
-
-class LoadError(Exception):
-    """A file that cannot be turned into text; the message says why, in one line."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +197,8 @@ def _read_text(data: bytes) -> tuple[str, str, list[PageSpan]]:
 
 
 def _read_pdf(data: bytes) -> tuple[str, str, list[PageSpan]]:
-    from index.pdf import PdfError, read_pdf
+    from index.errors import PdfError
+    from index.pdf import read_pdf
 
     try:
         text, title, spans = read_pdf(data)

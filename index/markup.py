@@ -88,7 +88,7 @@ def read_docx(data: bytes) -> tuple[str, str]:
     from docx import Document as DocxDocument
     from docx.table import Table
 
-    from index.loaders import LoadError
+    from index.errors import LoadError
 
     try:
         doc = DocxDocument(io.BytesIO(data))

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from index.errors import PdfError
 from index.pdf_lines import Line, page_lines, reading_order
 from index.pdf_tables import find_tables
 
@@ -27,10 +28,6 @@ _PAGE_NUMBER = re.compile(
 _NOT_TITLES = frozenset({"table of contents", "contents", "index"})
 _TRAILING_NUMBER = re.compile(r"[\s|·–-]*(page\s*)?\d+\s*$", re.I)
 _OPEN_END = re.compile(r"[^.!?:;\"”’)\]]$")
-
-
-class PdfError(Exception):
-    """Why a PDF cannot be read, worded for a user (the loader turns it into LoadError)."""
 
 
 @dataclass

@@ -25,9 +25,10 @@ import index.commit as commit
 import index.fingerprint as fp
 from index.bm25 import STOPWORDS, bm25_match
 from index.cache import Cache
-from index.chroma_store import ChromaStore, Head, StoreUnavailable
-from index.fingerprint import REPARSE_KEYS, IndexMismatch
-from index.lease import Lease, StoreLocked
+from index.chroma_store import ChromaStore, Head
+from index.errors import IndexMismatch, StoreLocked, StoreUnavailable
+from index.fingerprint import REPARSE_KEYS
+from index.lease import Lease
 from index.loaders import PageSpan
 from index.records import ChunkRecord, DocumentInfo
 from index.sync import sync

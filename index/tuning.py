@@ -32,6 +32,7 @@ from index.embeddings import (
     cache_dir,
     get_encoder,
 )
+from index.errors import EncoderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,6 @@ CANDIDATES: tuple[tuple[Backend, Precision, int], ...] = (
     ("torch", "bf16", 8),
     ("torch", "bf16", 32),
 )
-
-
-class EncoderUnavailable(ValueError):
-    """A runtime/precision that settings ask for cannot run correctly on this machine."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from index.chunking import Chunk
+from index.errors import LoadError
 from index.limits import (
     LimitError,
     Limits,
@@ -39,7 +40,7 @@ from index.limits import (
     check_html_depth,
     check_text,
 )
-from index.loaders import LoadedDocument, LoadError
+from index.loaders import LoadedDocument
 
 log = logging.getLogger(__name__)
 

@@ -89,16 +89,10 @@ MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 60
 #: Known offenders in files owned by the other branches of issue 17, xfail(strict=False) on this
 #: branch only: the integrator removes these marks once those branches are merged.
-KNOWN = {
-    "cycles": {
-        "qa": "qa.engine <-> qa.llm, qa.decide <-> qa.selector (issue 17a)",
-        "index": "index.loaders <-> index.markup: LoadError wants its own module (loaders owner)",
-    },
-    "modules": {
-        "qa": "qa/engine.py (issue 17a)",
-        "index": "index/store.py, index/ingest.py (index core owners)",
-    },
-    "functions": {"index": "index/ingest.py:ingest (index core owners)"},
+KNOWN: dict[str, dict[str, str]] = {
+    "cycles": {"qa": "qa.decide <-> qa.selector (issue 12)"},
+    "modules": {},
+    "functions": {},
 }
 
 

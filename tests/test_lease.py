@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from index.chroma_store import ChromaStore
-from index.lease import Lease, StoreLocked
+from index.errors import StoreLocked
+from index.lease import Lease
 
 
 def chroma(tmp_path: Path) -> ChromaStore:

@@ -12,7 +12,8 @@ import pytest
 from reportlab.pdfgen.canvas import Canvas
 
 from index import loaders
-from index.loaders import LoadError, load
+from index.errors import LoadError
+from index.loaders import load
 
 
 def _canvas(path: Path) -> Canvas:
