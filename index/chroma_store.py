@@ -207,6 +207,11 @@ class ChromaStore:
                 return
             offset += PAGE
 
+    def holds_legacy_chunks(self) -> bool:
+        """Chunks written before Chroma held texts and versions (metadata is only doc_id)."""
+        got = self.call("chunks", "get", limit=1, include=["metadatas"])
+        return bool(got["ids"]) and "version" not in (got["metadatas"][0] or {})
+
     def count_chunks(self) -> int:
         return int(self.call("chunks", "count"))
 

@@ -95,6 +95,7 @@ class Store:
         self._committer: commit.Committer | None = None
         self._was_dirty = False
         self.reparse_all = False  # built by older loaders: the next ingest re-reads every file
+        self.legacy = ""  # why reads are refused: vectors of the layout before Chroma held all
         if verify:
             self._fresh(now=True)
 
@@ -103,16 +104,16 @@ class Store:
         """Sync the cache if Chroma's generation moved (checked at most every sync_interval)."""
         if self._committer is not None or not self._verify:
             return  # this process is the writer: its cache follows its own commits
-        if not now and time.monotonic() - self._checked < self.sync_interval:
-            return
-        with self._sync_lock:
-            if not now and time.monotonic() - self._checked < self.sync_interval:
-                return
-            head = self.chroma.head()
-            self._check(head)
-            if self._stale(head):
-                sync(self.cache, self.chroma, head)
-            self._checked = time.monotonic()
+        if now or time.monotonic() - self._checked >= self.sync_interval:
+            with self._sync_lock:
+                if now or time.monotonic() - self._checked >= self.sync_interval:
+                    head = self.chroma.head()
+                    self._check(head)
+                    if self._stale(head):
+                        sync(self.cache, self.chroma, head)
+                    self._checked = time.monotonic()
+        if self.legacy and not now:  # reads only: an ingest is what rebuilds it
+            raise IndexMismatch(self.legacy)
 
     def _stale(self, head: Head) -> bool:
         meta = self.cache.meta
@@ -130,6 +131,12 @@ class Store:
         )
         stored = head.fingerprint or self.fingerprint
         self.reparse_all = fp.compare(stored, self.fingerprint, where)
+        self.legacy = ""
+        if head.generation == 0 and self.chroma.holds_legacy_chunks():
+            self.legacy = (
+                f"the index in {where} was built by an older corpus-qa that kept documents "
+                "outside Chroma; run `qa ingest PATH...` to rebuild it"
+            )
 
     def sync(self) -> int:
         """Sync now, whatever the interval; returns how many documents changed in the cache."""

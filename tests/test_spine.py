@@ -142,6 +142,24 @@ def test_index_built_with_other_settings_names_the_fix(make_engine, tmp_path) ->
     assert other.ask("Who was extradited?").retrieved
 
 
+def test_an_index_from_before_chroma_held_the_documents_asks_for_an_ingest(make_engine, tmp_path):
+    """An upgrade finds vectors of the older layout (texts in a local file): reads name the
+    fix, and a plain ingest rebuilds (its repair drops the old vectors as orphans)."""
+    import chromadb
+
+    data = tmp_path / "old"
+    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    old = client.create_collection("corpus", embedding_function=None)
+    old.add(ids=["a-0"], embeddings=[[0.1] * 384], metadatas=[{"doc_id": "a"}])
+    del old, client
+    engine = make_engine(data_dir=data)
+    with pytest.raises(IndexMismatchError, match=r"older corpus-qa.*qa ingest"):
+        engine.ask("Who was extradited?")
+    assert engine.ingest([CORPUS]).added == 3
+    assert engine.store.count_vectors() == engine.store.count_chunks()
+    assert engine.ask("Who was extradited?").citations
+
+
 def test_embedded_text_fits_the_model_window(corpus_engine: Engine) -> None:
     """all-MiniLM-L6-v2 drops word pieces past 256 silently: chunks must fit."""
     from index.chunking import embed_text
