@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
 from qa.features import (
+    CALIBRATION_FEATURES,
+    CALIBRATION_FROM_UNIT,
     CANDIDATE_FEATURES,
     UNIT_FEATURES,
     Evidence,
@@ -23,23 +25,6 @@ MAX_SENTENCES = 2
 # every unit; paraphrased questions on the corpus at >= 0.23 (eval/gold.jsonl). Set by
 # hand from those, not cross-validated: one constant with a wide gap on either side.
 OFF_TOPIC_COSINE = 0.2
-CALIBRATION_FROM_UNIT = (
-    "cosine",
-    "overlap",
-    "passage_overlap",
-    "relation_in_sentence",
-    "keys_in_sentence",
-    "keys_in_passage",
-    "head_in_passage",
-)
-CALIBRATION_FEATURES: tuple[str, ...] = (
-    "margin",
-    *CALIBRATION_FROM_UNIT,
-    "focus_closeness",
-    "support",
-    "focus_at",
-    "focus_anywhere",
-)
 SECOND_WITHIN = 2.0  # a second sentence is cited when its unit score is this close to the top
 FULLER_WITHIN = 1.0  # a fuller form of the winning value is preferred when this close to it
 

@@ -50,6 +50,24 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "focus_at",
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
+# The refusal calibrator reads the winner's margin, these unit features and its evidence.
+CALIBRATION_FROM_UNIT = (
+    "cosine",
+    "overlap",
+    "passage_overlap",
+    "relation_in_sentence",
+    "keys_in_sentence",
+    "keys_in_passage",
+    "head_in_passage",
+)
+CALIBRATION_FEATURES: tuple[str, ...] = (
+    "margin",
+    *CALIBRATION_FROM_UNIT,
+    "focus_closeness",
+    "support",
+    "focus_at",
+    "focus_anywhere",
+)
 
 _BOILERPLATE = re.compile(
     r"forward[- ]looking statements?|pursuant to|\bexhibit \d|\bcertif(?:y|ies|ication)"

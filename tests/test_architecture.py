@@ -91,7 +91,6 @@ MAX_FUNCTION_LINES = 60
 #: branch only: the integrator removes these marks once those branches are merged.
 KNOWN = {
     "cycles": {
-        "qa": "qa.engine <-> qa.llm, qa.decide <-> qa.selector (issue 17a)",
         "index": "index.loaders <-> index.markup: LoadError wants its own module (loaders owner)",
     },
     "modules": {
