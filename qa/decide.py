@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
 from qa.features import (
-    CALIBRATION_FEATURES,
     CALIBRATION_FROM_UNIT,
     CANDIDATE_FEATURES,
     UNIT_FEATURES,

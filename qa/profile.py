@@ -162,6 +162,21 @@ def key_terms(question: str) -> set[str]:
 _CARRIED = re.compile(r"(.+?\?)\s+(\S.*)$", re.S)
 
 
+_QNAME = re.compile(
+    r"[A-Z][\w'’.&-]*(?:(?:\s+(?:of|the|de|del|and|of the)\s+|\s*:\s+|\s+)[A-Z0-9][\w'’.&-]*)*"
+)
+_NOT_NAMES = frozenset("what which who whom whose when where why how name year date".split())
+
+
+def question_names(question: str) -> list[str]:
+    """The names the question is about ("the NFL", "Ocarina of Time"), past its first word."""
+    first = re.match(r"\W*\S+", question)
+    skip = first.end() if first else 0
+    return [
+        m.group() for m in _QNAME.finditer(question, skip) if m.group().lower() not in _NOT_NAMES
+    ]
+
+
 def split_context(text: str) -> tuple[str, str]:
     """(question, context): a resolved follow-up carries the previous answer's sentence
     after its question mark (qa.followup); that sentence may hold the answer, so its names
