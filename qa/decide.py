@@ -113,6 +113,14 @@ def _off_topic(ev: Evidence) -> str | None:
     return None
 
 
+def _other_thing(ev: Evidence, best: int) -> str | None:
+    """The winning sentence says the question's names only inside longer ones: it is about
+    another thing ("president of the NFL Players Association" for "president of the NFL")."""
+    if ev.unit_x[best][UNIT_FEATURES.index("name_extended")] < 1.0:
+        return None
+    return "the evidence names what was asked only as part of another name"
+
+
 def decide(ev: Evidence, selector: Selector) -> Decision:
     """The best-supported answer, or a refusal with its reason."""
     chosen = choose(ev, selector)
@@ -120,7 +128,7 @@ def decide(ev: Evidence, selector: Selector) -> Decision:
         return _refuse(chosen)
     first, cand, calib = chosen
     prof = ev.profile
-    off_topic = _off_topic(ev)
+    off_topic = _off_topic(ev) or _other_thing(ev, first)
     if off_topic:
         return _refuse(off_topic)
     model = selector.calibrate_typed if prof.typed else selector.calibrate_other

@@ -139,7 +139,11 @@ def _bag(text: str) -> set[str]:
     return set(terms(text)) | {m.group().replace(",", "") for m in re.finditer(r"\d[\d,]*", text)}
 
 
-_LONGER = re.compile(r"(?:\s+|-)(?!(?:19|20)\d\d\b)[A-Z0-9]|\w")  # a year names no other thing
+# A name continued by another capitalised word or a number names another thing ("NFL Players
+# Association"); a year or a company's legal form does not ("World Cup 2010", "Apple Inc.").
+_LONGER = re.compile(
+    r"(?:\s+|-)(?!(?:19|20)\d\d\b|(?:Inc|Corp|Corporation|Co|Ltd|LLC|plc|Company)\b)[A-Z0-9]|\w"
+)
 
 
 def name_extended(names: Sequence[str], text: str) -> float:

@@ -165,6 +165,7 @@ _CARRIED = re.compile(r"(.+?\?)\s+(\S.*)$", re.S)
 _QNAME = re.compile(
     r"[A-Z][\w'’.&-]*(?:(?:\s+(?:of|the|de|del|and|of the)\s+|\s*:\s+|\s+)[A-Z0-9][\w'’.&-]*)*"
 )
+_PERIOD_LIKE = re.compile(r"(?:Q[1-4]|H[12]|FY)\b|\d")  # "Q1 2023", "10-Q": periods, forms
 _NOT_NAMES = frozenset("what which who whom whose when where why how name year date".split())
 
 
@@ -172,9 +173,8 @@ def question_names(question: str) -> list[str]:
     """The names the question is about ("the NFL", "Ocarina of Time"), past its first word."""
     first = re.match(r"\W*\S+", question)
     skip = first.end() if first else 0
-    return [
-        m.group() for m in _QNAME.finditer(question, skip) if m.group().lower() not in _NOT_NAMES
-    ]
+    names = [m.group() for m in _QNAME.finditer(question, skip)]
+    return [n for n in names if n.lower() not in _NOT_NAMES and not _PERIOD_LIKE.match(n)]
 
 
 def split_context(text: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,25 @@ def test_a_name_said_only_inside_a_longer_name_is_another_thing() -> None:
     assert zelda == ["The Legend of Zelda: Ocarina of Time"]
     said = "The Legend of Zelda: Ocarina of Time Re-Arranged Album was released"
     assert name_extended(zelda, said) == 1.0
+
+
+def test_evidence_about_a_longer_name_is_refused_with_its_reason(
+    make_engine: Any, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "union.txt").write_text(
+        "The board unanimously re-elected JC Tretter as president of the NFL Players "
+        "Association on Monday. Tretter played centre for the Cleveland Browns.\n",
+        encoding="utf-8",
+    )
+    engine = make_engine()
+    engine.ingest([docs])
+    refused = engine.ask("Who is the president of the NFL?")
+    assert not refused.answered
+    assert refused.refusal_reason and "another name" in refused.refusal_reason
+    answered = engine.ask("Who is the president of the NFL Players Association?")
+    assert answered.answered and answered.short and answered.short.quote == "JC Tretter"
 
 
 def test_a_first_person_pronoun_is_no_name() -> None:
