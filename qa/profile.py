@@ -84,7 +84,11 @@ def answer_kind(question: str) -> str:
         return "number"
     if re.search(rf"\bwhen\b|{_WH}(?:year|date|day|month|time|decade|century)\b(?!-)", q):
         return "date"
-    if re.search(rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b", q):
+    if re.search(
+        rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b"
+        r"|\bwhat(?:'s| is| was)\b[^?]{0,30}['’]s (?:\w+ )?name\b",  # "Dr. Lee's first name"
+        q,
+    ):
         return "name"
     if re.search(rf"\bwhere\b|{_WH}(?:{_PLACE})\b", q):
         return "place"

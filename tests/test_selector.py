@@ -40,6 +40,7 @@ from ui import render
         ("Which city hosted the olympic games in 2004?", "place", "", True),
         ("Why might the extradition lead to more violence?", "other", "", False),
         ("How long did Caro Quintero spend in prison?", "number", "count", True),
+        ("What was the band's original name?", "name", "", True),
     ],
 )
 def test_question_profile(question: str, kind: str, sub: str, short: bool) -> None:
