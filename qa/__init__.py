@@ -8,7 +8,7 @@ answer = engine.ask("Who was extradited?")
 
 from index import SUPPORTED, DocumentInfo, FileReport, IngestReport, set_env_defaults
 from qa.answerer import Answerer
-from qa.decide import CALIBRATION_FEATURES, Decision, decide
+from qa.decide import Decision, decide
 from qa.decide import choose as choose_answer
 from qa.engine import Engine
 from qa.errors import (
@@ -19,7 +19,7 @@ from qa.errors import (
     QAError,
     StoreUnavailableError,
 )
-from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
+from qa.features import CALIBRATION_FEATURES, CANDIDATE_FEATURES, UNIT_FEATURES, Evidence
 from qa.features import gather as gather_evidence
 from qa.profile import QuestionProfile
 from qa.questions import condense

@@ -65,7 +65,7 @@ _TITLE_WORDS = frozenset(
     "mr mrs ms dr sir president ceo the a an in on at for and but of by to from with this that "
     "these those his her their its our we he she they it january february march april may june "
     "july august september october november december monday tuesday wednesday thursday friday "
-    "saturday sunday".split()
+    "saturday sunday i i'm i’m i've i’ve i'll i’ll i'd i’d".split()
 )
 
 #: How well a candidate type answers each (kind, subkind) of question, 0..1.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
 from qa.features import (
+    CALIBRATION_FROM_UNIT,
     CANDIDATE_FEATURES,
     UNIT_FEATURES,
     Evidence,
@@ -23,23 +24,6 @@ MAX_SENTENCES = 2
 # every unit; paraphrased questions on the corpus at >= 0.23 (eval/gold.jsonl). Set by
 # hand from those, not cross-validated: one constant with a wide gap on either side.
 OFF_TOPIC_COSINE = 0.2
-CALIBRATION_FROM_UNIT = (
-    "cosine",
-    "overlap",
-    "passage_overlap",
-    "relation_in_sentence",
-    "keys_in_sentence",
-    "keys_in_passage",
-    "head_in_passage",
-)
-CALIBRATION_FEATURES: tuple[str, ...] = (
-    "margin",
-    *CALIBRATION_FROM_UNIT,
-    "focus_closeness",
-    "support",
-    "focus_at",
-    "focus_anywhere",
-)
 SECOND_WITHIN = 2.0  # a second sentence is cited when its unit score is this close to the top
 FULLER_WITHIN = 1.0  # a fuller form of the winning value is preferred when this close to it
 
@@ -129,6 +113,14 @@ def _off_topic(ev: Evidence) -> str | None:
     return None
 
 
+def _other_thing(ev: Evidence, best: int) -> str | None:
+    """The winning sentence says the question's names only inside longer ones: it is about
+    another thing ("president of the NFL Players Association" for "president of the NFL")."""
+    if ev.unit_x[best][UNIT_FEATURES.index("name_extended")] < 1.0:
+        return None
+    return "the evidence names what was asked only as part of another name"
+
+
 def decide(ev: Evidence, selector: Selector) -> Decision:
     """The best-supported answer, or a refusal with its reason."""
     chosen = choose(ev, selector)
@@ -136,7 +128,7 @@ def decide(ev: Evidence, selector: Selector) -> Decision:
         return _refuse(chosen)
     first, cand, calib = chosen
     prof = ev.profile
-    off_topic = _off_topic(ev)
+    off_topic = _off_topic(ev) or _other_thing(ev, first)
     if off_topic:
         return _refuse(off_topic)
     model = selector.calibrate_typed if prof.typed else selector.calibrate_other

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa import candidates as cands
-from qa.profile import YEAR, QuestionProfile, periods, profile, terms
+from qa.profile import (
+    YEAR,
+    QuestionProfile,
+    periods,
+    profile,
+    question_names,
+    split_context,
+    terms,
+)
 from qa.types import Passage
 from qa.units import Sentence, passage_sentences
 
@@ -36,6 +44,7 @@ UNIT_FEATURES: tuple[str, ...] = (
     "passage_rank",
     "length",
     "says_little",
+    "name_extended",
 )
 CANDIDATE_FEATURES: tuple[str, ...] = (
     "type_match",
@@ -49,6 +58,24 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "specific",
     "focus_at",
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
+)
+# The refusal calibrator reads the winner's margin, these unit features and its evidence.
+CALIBRATION_FROM_UNIT = (
+    "cosine",
+    "overlap",
+    "passage_overlap",
+    "relation_in_sentence",
+    "keys_in_sentence",
+    "keys_in_passage",
+    "head_in_passage",
+)
+CALIBRATION_FEATURES: tuple[str, ...] = (
+    "margin",
+    *CALIBRATION_FROM_UNIT,
+    "focus_closeness",
+    "support",
+    "focus_at",
+    "focus_anywhere",
 )
 
 _BOILERPLATE = re.compile(
@@ -112,6 +139,26 @@ def _bag(text: str) -> set[str]:
     return set(terms(text)) | {m.group().replace(",", "") for m in re.finditer(r"\d[\d,]*", text)}
 
 
+# A name continued by another capitalised word or a number names another thing ("NFL Players
+# Association"); a year or a company's legal form does not ("World Cup 2010", "Apple Inc.").
+_LONGER = re.compile(
+    r"(?:\s+|-)(?!(?:19|20)\d\d\b|(?:Inc|Corp|Corporation|Co|Ltd|LLC|plc|Company)\b)[A-Z0-9]|\w"
+)
+
+
+def name_extended(names: Sequence[str], text: str) -> float:
+    """Share of the question's names the sentence says only inside a longer name: "the
+    president of the NFL" is not "the president of the NFL Players Association"."""
+    said = [n for n in names if n in text]
+    if not said:
+        return 0.0
+    longer = 0
+    for n in said:
+        ends = [m.end() for m in re.finditer(re.escape(n), text)]
+        longer += all(_LONGER.match(text, e) for e in ends)
+    return longer / len(said)
+
+
 def unit_features(
     prof: QuestionProfile, units: Sequence[Sentence], cosines: Sequence[float]
 ) -> list[list[float]]:
@@ -121,6 +168,7 @@ def unit_features(
     total = sum(idf.values()) or 1.0
     contexts: dict[tuple[str, int], set[str]] = {}
     relation = prof.asked - prof.keys - _ASKING
+    names = question_names(split_context(prof.text)[0])
     rows = []
     for u, bag, cos in zip(units, bags, cosines, strict=True):
         ctx_key = (u.passage.path, u.passage.start)
@@ -149,6 +197,7 @@ def unit_features(
                 1.0 / u.rank,
                 math.log1p(len(u.text)) / 6,
                 float(len(bag - prof.asked) < 2),
+                name_extended(names, u.text),
             ]
         )
     return rows

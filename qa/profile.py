@@ -84,7 +84,11 @@ def answer_kind(question: str) -> str:
         return "number"
     if re.search(rf"\bwhen\b|{_WH}(?:year|date|day|month|time|decade|century)\b(?!-)", q):
         return "date"
-    if re.search(rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b", q):
+    if re.search(
+        rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b"
+        r"|\bwhat(?:'s| is| was)\b[^?]{0,30}['’]s (?:\w+ )?name\b",  # "Dr. Lee's first name"
+        q,
+    ):
         return "name"
     if re.search(rf"\bwhere\b|{_WH}(?:{_PLACE})\b", q):
         return "place"
@@ -160,6 +164,21 @@ def key_terms(question: str) -> set[str]:
 
 
 _CARRIED = re.compile(r"(.+?\?)\s+(\S.*)$", re.S)
+
+
+_QNAME = re.compile(
+    r"[A-Z][\w'’.&-]*(?:(?:\s+(?:of|the|de|del|and|of the)\s+|\s*:\s+|\s+)[A-Z0-9][\w'’.&-]*)*"
+)
+_PERIOD_LIKE = re.compile(r"(?:Q[1-4]|H[12]|FY)\b|\d")  # "Q1 2023", "10-Q": periods, forms
+_NOT_NAMES = frozenset("what which who whom whose when where why how name year date".split())
+
+
+def question_names(question: str) -> list[str]:
+    """The names the question is about ("the NFL", "Ocarina of Time"), past its first word."""
+    first = re.match(r"\W*\S+", question)
+    skip = first.end() if first else 0
+    names = [m.group() for m in _QNAME.finditer(question, skip)]
+    return [n for n in names if n.lower() not in _NOT_NAMES and not _PERIOD_LIKE.match(n)]
 
 
 def split_context(text: str) -> tuple[str, str]:

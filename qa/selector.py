@@ -104,8 +104,7 @@ class Selector:
 @lru_cache(maxsize=1)
 def load_selector(path: str | None = None) -> Selector:
     """The shipped selector (read once per process), checked against today's features."""
-    from qa.decide import CALIBRATION_FEATURES
-    from qa.features import CANDIDATE_FEATURES, UNIT_FEATURES
+    from qa.features import CALIBRATION_FEATURES, CANDIDATE_FEATURES, UNIT_FEATURES
 
     where = Path(path or WEIGHTS)
     sel = Selector.from_dict(json.loads(where.read_text(encoding="utf-8")))

@@ -87,22 +87,6 @@ def test_cli_start_imports_nothing_heavy() -> None:
 # ---- size and shape: the targets of issue 17, measured on the tree ---------------------------
 MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 60
-#: Known offenders in files owned by the other branches of issue 17, xfail(strict=False) on this
-#: branch only: the integrator removes these marks once those branches are merged.
-KNOWN: dict[str, dict[str, str]] = {
-    "cycles": {"qa": "qa.decide <-> qa.selector (issue 12)"},
-    "modules": {},
-    "functions": {},
-}
-
-
-def packages(check: str) -> list[object]:
-    """PACKAGES as parameters, the ones with a known offender marked xfail."""
-    known = KNOWN[check]
-    return [
-        pytest.param(p, marks=pytest.mark.xfail(strict=False, reason=known[p])) if p in known else p
-        for p in PACKAGES
-    ]
 
 
 def _type_checking(node: ast.AST) -> bool:
@@ -166,7 +150,7 @@ def test_the_cycle_finder_finds_a_cycle_and_only_cycles() -> None:
     assert import_cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.parametrize("package", packages("cycles"))
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycle_inside_a_package(package: str) -> None:
     """The package's __init__ re-exports its modules and is left out; any other loop means
     two modules that can only be understood (and changed) together."""
@@ -174,7 +158,7 @@ def test_no_import_cycle_inside_a_package(package: str) -> None:
     assert import_cycles(graph) == [], f"{package}: import cycles"
 
 
-@pytest.mark.parametrize("package", packages("modules"))
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_module_over_the_size_limit(package: str) -> None:
     sizes = {f.name: len(f.read_text(encoding="utf-8").splitlines()) for f in files(package)}
     over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
@@ -193,7 +177,7 @@ def long_functions(path: Path) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("package", packages("functions"))
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_function_over_the_length_limit(package: str) -> None:
     over = {k: v for f in files(package) for k, v in long_functions(f).items()}
     assert over == {}, f"{package}: functions over {MAX_FUNCTION_LINES} lines"

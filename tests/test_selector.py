@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,9 @@ from qa.candidates import (
     type_match,
     value_key,
 )
+from qa.features import name_extended
 from qa.followup import resolve
-from qa.profile import periods, profile
+from qa.profile import periods, profile, question_names
 from qa.selector import LogisticModel, Selector
 from qa.types import REFUSAL_TEXT
 from ui import render
@@ -38,6 +40,7 @@ from ui import render
         ("Which city hosted the olympic games in 2004?", "place", "", True),
         ("Why might the extradition lead to more violence?", "other", "", False),
         ("How long did Caro Quintero spend in prison?", "number", "count", True),
+        ("What was the band's original name?", "name", "", True),
     ],
 )
 def test_question_profile(question: str, kind: str, sub: str, short: bool) -> None:
@@ -48,6 +51,44 @@ def test_question_profile(question: str, kind: str, sub: str, short: bool) -> No
 def test_periods_are_read_in_their_common_spellings() -> None:
     assert periods("In the second quarter of 2023 (Q2), the six months ended") == {"q2", "6m"}
     assert periods("fiscal year 2024") == {"fy24"}
+
+
+def test_a_name_said_only_inside_a_longer_name_is_another_thing() -> None:
+    names = question_names("Who is the president of the NFL?")
+    assert names == ["NFL"]
+    assert name_extended(names, "Tretter, president of the NFL Players Association") == 1.0
+    assert name_extended(names, "the NFL named its new president") == 0.0
+    assert name_extended(names, "An NFL team and the NFL Players Association") == 0.0
+    assert name_extended(names, "The league announced it today") == 0.0  # not said at all
+    cup = question_names("Who was the runner-up of the 2010 World Cup?")
+    assert name_extended(cup, "Spain beat the Netherlands in the World Cup 2010 final") == 0.0
+    zelda = question_names("When was The Legend of Zelda: Ocarina of Time released?")
+    assert zelda == ["The Legend of Zelda: Ocarina of Time"]
+    said = "The Legend of Zelda: Ocarina of Time Re-Arranged Album was released"
+    assert name_extended(zelda, said) == 1.0
+
+
+def test_evidence_about_a_longer_name_is_refused_with_its_reason(
+    make_engine: Any, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "union.txt").write_text(
+        "The board unanimously re-elected JC Tretter as president of the NFL Players "
+        "Association on Monday. Tretter played centre for the Cleveland Browns.\n",
+        encoding="utf-8",
+    )
+    engine = make_engine()
+    engine.ingest([docs])
+    refused = engine.ask("Who is the president of the NFL?")
+    assert not refused.answered
+    assert refused.refusal_reason and "another name" in refused.refusal_reason
+    answered = engine.ask("Who is the president of the NFL Players Association?")
+    assert answered.answered and answered.short and answered.short.quote == "JC Tretter"
+
+
+def test_a_first_person_pronoun_is_no_name() -> None:
+    assert not [c for c in extract("As head of Fidelity, I'm focused on it.") if c.text == "I'm"]
 
 
 def test_candidates_are_exact_spans_of_their_type() -> None:
