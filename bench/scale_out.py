@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.server import chroma_server
-from bench.stages import CHUNK_OVERLAP, CHUNK_SIZE, cpu_s
+from bench.stages import build_random_index, cpu_s
 from bench.synth import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,32 +54,6 @@ def engine(data_dir: Path, port: int) -> Any:
     )
 
 
-def build_base(store: Any, docs: Path) -> int:
-    """The base index: every file chunked for real, random unit vectors, 25 files a commit."""
-    import numpy as np
-
-    from index.chunking import chunk_document, doc_id_for
-    from index.loaders import load
-
-    rng = np.random.default_rng(0)
-    batch: list[Any] = []
-    chunks = 0
-    files = sorted(docs.glob("*.txt"))
-    with store.writer():
-        for i, f in enumerate(files, start=1):
-            doc = load(f)
-            doc_id = doc_id_for(str(f))
-            cs = chunk_document(doc, doc_id, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
-            v = rng.standard_normal((len(cs), 384)).astype(np.float32)
-            v /= np.linalg.norm(v, axis=1, keepdims=True)
-            batch.append((doc_id, doc, cs, v.tolist()))
-            chunks += len(cs)
-            if len(batch) >= 25 or i == len(files):
-                store.replace_documents(batch)
-                batch = []
-    return chunks
-
-
 def cache_bytes(data_dir: Path) -> int:
     return sum(f.stat().st_size for f in data_dir.glob("index.sqlite*"))
 
@@ -94,7 +68,7 @@ def run(size: int, work: Path) -> dict[str, Any]:
     with chroma_server(work / "chroma-server") as server:
         a = engine(work / "a", server.port)
         clock = Clock()
-        out["base_chunks"] = build_base(a.store, base_docs)
+        out["base_chunks"] = build_random_index(a.store, base_docs)
         out["base_build"] = clock.read()
 
         clock = Clock()
