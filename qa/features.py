@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa import candidates as cands
+from qa.doc_names import off_subject
 from qa.profile import (
     YEAR,
     QuestionProfile,
@@ -328,6 +329,7 @@ def gather(
     """Units around the passages, their features, and the candidate answers in them."""
     prof = profile(question)
     units = passage_sentences(passages, doc_text)
+    units = [u for u, o in zip(units, off_subject(question, units, doc_text), strict=True) if not o]
     if not units:
         return Evidence(prof, [], [], [], [])
     import numpy as np

@@ -21,11 +21,13 @@ from qa.candidates import (
     type_match,
     value_key,
 )
+from qa.doc_names import off_subject, subjects
 from qa.features import name_extended
 from qa.followup import resolve
 from qa.profile import periods, profile, question_names
 from qa.selector import LogisticModel, Selector
-from qa.types import REFUSAL_TEXT
+from qa.types import REFUSAL_TEXT, Passage
+from qa.units import Sentence
 from ui import render
 
 
@@ -85,6 +87,37 @@ def test_evidence_about_a_longer_name_is_refused_with_its_reason(
     assert refused.refusal_reason and "another name" in refused.refusal_reason
     answered = engine.ask("Who is the president of the NFL Players Association?")
     assert answered.answered and answered.short and answered.short.quote == "JC Tretter"
+
+
+def test_the_subject_of_a_question_is_its_name_without_period_or_possessive() -> None:
+    assert subjects("What changes in debt were reported by NVIDIA in the Q1 2023 10-Q?") == [
+        "NVIDIA"
+    ]
+    assert subjects("How did Apple's operating expenses for Q1 2023 compare?") == ["Apple"]
+    assert subjects("In Intel's Q2 2023 10-Q, what were the expenses?") == ["Intel"]
+    assert subjects("what were the expenses?") == []
+
+
+def test_units_of_a_document_that_never_says_the_subject_are_off_subject() -> None:
+    docs = {
+        "intel.pdf": "Intel Corporation. Intel reported revenue. INTEL net income rose.",
+        "other.pdf": "Amazon.com. Interest expense was $823 million. Intelligent Cloud grew.",
+        "news.txt": "Treviño Morales was extradited. Trevino Morales ran Los Zetas.",
+    }
+
+    def unit(path: str) -> Sentence:
+        text = docs[path]
+        return Sentence(Passage(path, path, path, text, 0, len(text), None, 1.0), 1, 0, 9, text)
+
+    units = [unit("intel.pdf"), unit("other.pdf")]
+    # "Intelligent" is no mention of Intel: the other filing is off the subject
+    assert off_subject("What was Intel's interest expense?", units, docs.get) == [False, True]
+    # nothing is named, or no retrieved document is about the name: every unit stays
+    assert off_subject("What was the interest expense?", units, docs.get) == [False, False]
+    assert off_subject("What did Nvidia report?", units, docs.get) == [False, False]
+    # accents aside: "Treviño" and "Trevino" are one name, said twice: that article is about it
+    news = [unit("news.txt"), unit("other.pdf")]
+    assert off_subject("Who are the Treviño Morales brothers?", news, docs.get) == [False, True]
 
 
 def test_a_first_person_pronoun_is_no_name() -> None:
