@@ -59,7 +59,7 @@ def off_subject(
 ) -> list[bool]:
     """Per unit: its document says none of the question's names that another retrieved
     document is about (says ABOUT times or more). All False when no document is about any."""
-    names = subjects(question)
+    names = subjects(question) if units else []
     if not names:
         return [False] * len(units)
     counts: dict[str, list[int]] = {}

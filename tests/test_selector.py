@@ -118,6 +118,12 @@ def test_units_of_a_document_that_never_says_the_subject_are_off_subject() -> No
     # accents aside: "Treviño" and "Trevino" are one name, said twice: that article is about it
     news = [unit("news.txt"), unit("other.pdf")]
     assert off_subject("Who are the Treviño Morales brothers?", news, docs.get) == [False, True]
+    # an empty index retrieves nothing: nothing to drop (and no error)
+    assert off_subject("What was Intel's interest expense?", [], docs.get) == []
+
+
+def test_an_empty_index_refuses_a_question_that_names_something(make_engine) -> None:
+    assert not make_engine().ask("What was Intel's interest expense in Q1 2023?").answered
 
 
 def test_a_first_person_pronoun_is_no_name() -> None:
