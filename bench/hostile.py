@@ -30,17 +30,12 @@ from typing import Any
 
 from bench.hostile_ui import run_ui
 from bench.proctree import Sampler, cpu_s, memory_mb, tree
+from index.environment import DEFAULTS
 from tests import hostile_files as hf
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "hostile.json"
-ENV = {
-    **{k: v for k, v in os.environ.items() if not k.startswith("QA_")},
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "ANONYMIZED_TELEMETRY": "False",
-}
+ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("QA_")}, **DEFAULTS}
 HANG_TIMEOUT = 5  # QA_PARSE_TIMEOUT for the hanging parser (its refusal takes exactly this)
 
 # name -> (builder, extra environment)

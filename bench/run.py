@@ -35,16 +35,11 @@ from bench.server import chroma_server
 from bench.stages import peak_rss_mb
 from bench.synth import CHUNKS_PER_FILE, generate, questions
 from index import tuning
+from index.environment import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
-ENV = {
-    **os.environ,
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "ANONYMIZED_TELEMETRY": "False",
-}
+ENV = {**os.environ, **DEFAULTS}
 
 
 def stage(name: str, **args: Any) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from index.environment import DEFAULTS
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -37,7 +39,7 @@ class ChromaServer:
             [chroma, "run", "--path", self.path, "--host", self.host, "--port", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+            env={**os.environ, **DEFAULTS},
         )
         deadline = time.monotonic() + timeout
         url = f"http://{self.host}:{self.port}/api/v2/heartbeat"

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from index.environment import set_env_defaults
+
+set_env_defaults()
 
 CHUNK_SIZE, CHUNK_OVERLAP = 200, 30  # the project's defaults (qa.settings)
 

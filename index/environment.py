@@ -17,6 +17,7 @@ DEFAULTS = {
     "TOKENIZERS_PARALLELISM": "false",  # its thread pool deadlocks after a fork
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",  # the UI calls no one home
+    "ANONYMIZED_TELEMETRY": "False",  # nor does Chroma (a `chroma run` server reads it too)
 }
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from index.environment import set_env_defaults
+
+set_env_defaults()
 for var in ("QA_LLM", "QA_CHROMA_HOST", "QA_CHROMA_PORT", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
     os.environ.pop(var, None)
 

@@ -25,10 +25,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from index.environment import set_env_defaults
+
+set_env_defaults()
 
 
 def say(obj: dict[str, Any]) -> None:
