@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from qa.profile import question_names, split_context
+from qa.profile import profile
 from qa.units import Sentence
 
 _PERIODISH = re.compile(r"(?:Q[1-4]|H[12]|FY)\b|\d")  # "Q1", "2023", "10-Q": periods, forms
@@ -24,7 +24,7 @@ def subjects(question: str) -> list[str]:
     """The question's names, each cut before its first period word and at its possessive:
     "NVIDIA's Q1 2023 10-Q" → "NVIDIA", "Microsoft's AR" → "Microsoft"."""
     out = []
-    for name in question_names(split_context(question)[0]):
+    for name in profile(question).names:
         words = []
         for w in name.split():
             if _PERIODISH.match(w):

@@ -21,8 +21,6 @@ from qa.profile import (
     QuestionProfile,
     periods,
     profile,
-    question_names,
-    split_context,
     terms,
 )
 from qa.types import Passage
@@ -169,7 +167,7 @@ def unit_features(
     total = sum(idf.values()) or 1.0
     contexts: dict[tuple[str, int], set[str]] = {}
     relation = prof.asked - prof.keys - _ASKING
-    names = question_names(split_context(prof.text)[0])
+    names = prof.names
     rows = []
     for u, bag, cos in zip(units, bags, cosines, strict=True):
         ctx_key = (u.passage.path, u.passage.start)

@@ -122,6 +122,7 @@ class QuestionProfile:
     years: frozenset[str]
     periods: frozenset[str]
     focus: str | None  # the head noun of "which X" / "how many X", as a stem
+    names: tuple[str, ...]  # the names the question itself is about (question_names)
     wants_short: bool  # asks for one thing: a name, a date, a figure
 
     @property
@@ -213,5 +214,6 @@ def profile(text: str) -> QuestionProfile:
         years=frozenset(YEAR.findall(question)),
         periods=frozenset(periods(question)),
         focus=focus_term(question),
+        names=tuple(question_names(question)),
         wants_short=kind != "other" and not many,
     )
