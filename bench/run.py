@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import env_only, report
 from bench.server import chroma_server
 from bench.stages import peak_rss_mb
 from bench.synth import CHUNKS_PER_FILE, generate, questions
@@ -188,7 +188,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    env_only(__doc__, argv)
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000").split(",") if s.strip()]
     modes = [m.strip() for m in os.environ.get("BENCH_MODES", "embedded,server").split(",")]
     work = Path(os.environ.get("BENCH_DIR", ROOT / ".qa-data" / "bench"))

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import env_only
 from bench.server import chroma_server
 from bench.stages import build_random_index, cpu_s
 from bench.synth import generate
@@ -107,7 +108,8 @@ def run(size: int, work: Path) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    env_only(__doc__, argv)
     sizes = [int(s) for s in os.environ.get("BENCH_SCALE_OUT", "10000").split(",") if s.strip()]
     work = Path(os.environ.get("BENCH_DIR", ROOT / ".qa-data" / "bench")) / "scale-out"
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sizes": {}}
