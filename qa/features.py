@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa import candidates as cands
+from qa.context import neighbour_cosine
 from qa.doc_names import off_subject
 from qa.profile import (
     YEAR,
@@ -40,10 +41,10 @@ UNIT_FEATURES: tuple[str, ...] = (
     "boilerplate",
     "period_agrees",
     "year_agrees",
-    "passage_rank",
     "length",
     "says_little",
     "name_extended",
+    "neighbour_cosine",
 )
 CANDIDATE_FEATURES: tuple[str, ...] = (
     "type_match",
@@ -169,7 +170,8 @@ def unit_features(
     relation = prof.asked - prof.keys - _ASKING
     names = prof.names
     rows = []
-    for u, bag, cos in zip(units, bags, cosines, strict=True):
+    nears = neighbour_cosine(units, cosines)
+    for u, bag, cos, near in zip(units, bags, cosines, nears, strict=True):
         ctx_key = (u.passage.path, u.passage.start)
         if ctx_key not in contexts:
             contexts[ctx_key] = _bag(u.passage.text)
@@ -193,10 +195,10 @@ def unit_features(
                 float(bool(_BOILERPLATE.search(u.text))),
                 _agreement(prof.periods, periods(u.text) | periods(u.passage.text)),
                 _agreement(prof.years, years),
-                1.0 / u.rank,
                 math.log1p(len(u.text)) / 6,
                 float(len(bag - prof.asked) < 2),
                 name_extended(names, u.text),
+                near,
             ]
         )
     return rows

@@ -2,7 +2,7 @@
 
 Each line of document text is a unit boundary (a PDF loader renders a table row as one
 line), and sentences are split inside lines. A unit keeps its passage and that passage's
-fused rank, so the selector can weigh where it came from.
+fused rank (not a ranker feature: by cross-validation it cost answers).
 """
 
 from __future__ import annotations
