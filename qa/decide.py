@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
+from qa.evidence import WINNER_FEATURES, winner_evidence
 from qa.features import (
     CALIBRATION_FROM_UNIT,
     CANDIDATE_FEATURES,
@@ -77,11 +78,12 @@ def choose(
         row = dict(zip(CANDIDATE_FEATURES, ev.candidate_x[best], strict=False))
         close, support, at = row["focus_closeness"], row["support"], row["focus_at"]
         calib = [_margin(score, keys, best), *_evidence(u), close, support, at]
-        return cand[0], cand, [*calib, focus_anywhere(ev)]
+        return cand[0], cand, [*calib, focus_anywhere(ev), *winner_evidence(ev.units, cand)]
     best = max(range(len(ev.units)), key=lambda i: unit_score[i])
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]
-    return best, None, [*calib, 0.0, 0.0, 1.0, focus_anywhere(ev)]
+    none = [0.0] * len(WINNER_FEATURES)
+    return best, None, [*calib, 0.0, 0.0, 1.0, focus_anywhere(ev), *none]
 
 
 def _fullest(ev: Evidence, score: list[float], best: int) -> int:

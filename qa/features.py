@@ -16,6 +16,7 @@ from typing import Any
 
 from qa import candidates as cands
 from qa.doc_names import off_subject
+from qa.evidence import WINNER_FEATURES
 from qa.profile import (
     YEAR,
     QuestionProfile,
@@ -75,6 +76,7 @@ CALIBRATION_FEATURES: tuple[str, ...] = (
     "support",
     "focus_at",
     "focus_anywhere",
+    *WINNER_FEATURES,  # qa.evidence: the winning candidate's own form (0 for untyped questions)
 )
 
 _BOILERPLATE = re.compile(

@@ -1,0 +1,57 @@
+"""Evidence about the winning candidate's own form (qa.evidence), read by the refusal
+calibrator: labels, possessives and quoted nicknames are forms around content."""
+
+from __future__ import annotations
+
+from qa import load_selector
+from qa.candidates import Candidate, extract
+from qa.evidence import WINNER_FEATURES, not_content, winner_evidence
+from qa.features import CALIBRATION_FEATURES
+from qa.types import Passage
+from qa.units import Sentence
+
+
+def _cand(text: str, phrase: str) -> Candidate:
+    return next(c for c in extract(text) if c.text == phrase)
+
+
+def test_a_speaker_label_is_no_content() -> None:
+    text = "Interviewer: Dr. Ramirez, thank you for joining us today."
+    assert not_content(text, _cand(text, "Interviewer")) == 1.0
+    # the same name inside the sentence, not labelling it, is content
+    said = "We spoke with the Interviewer about Chicago today."
+    assert not_content(said, _cand(said, "Chicago")) == 0.0
+
+
+def test_a_possessive_qualifies_another_noun() -> None:
+    text = "Find the results of France's presidential election on our map."
+    assert not_content(text, _cand(text, "France's")) == 1.0
+    plain = "Emmanuel Macron won the election in France."
+    assert not_content(plain, _cand(plain, "Emmanuel Macron")) == 0.0
+    assert not_content(plain, _cand(plain, "France")) == 0.0
+
+
+def test_a_quoted_phrase_is_a_nickname_or_title_not_the_thing() -> None:
+    text = 'The kingpin, nicknamed "El Narco de Narcos", evaded prison for decades.'
+    assert not_content(text, _cand(text, "El Narco de Narcos")) == 1.0
+    curly = "He was known as “The Boss” in Sinaloa."
+    assert not_content(curly, _cand(curly, "Boss")) == 1.0  # "The" is no part of a name
+    assert not_content(curly, _cand(curly, "Sinaloa")) == 0.0
+
+
+def test_winner_evidence_reads_the_winners_own_sentence() -> None:
+    text = "Interviewer: welcome back to the programme."
+    passage = Passage("c1", "doc.txt", "/docs/doc.txt", text, 0, len(text), None, 1.0)
+    unit = Sentence(passage, 1, 0, len(text), text)
+    assert winner_evidence([unit], (0, _cand(text, "Interviewer"))) == [1.0]
+    assert len(WINNER_FEATURES) == len(winner_evidence([unit], (0, _cand(text, "Interviewer"))))
+
+
+def test_the_shipped_calibrator_trusts_a_form_around_content_less() -> None:
+    sel = load_selector()
+    at = CALIBRATION_FEATURES.index("not_content")
+    row = list(sel.calibrate_typed.mean)
+    content, form = list(row), list(row)
+    content[at], form[at] = 0.0, 1.0
+    p_content, p_form = sel.calibrate_typed.logits([content, form])
+    assert p_form < p_content
