@@ -78,7 +78,11 @@ def choose(
         row = dict(zip(CANDIDATE_FEATURES, ev.candidate_x[best], strict=False))
         close, support, at = row["focus_closeness"], row["support"], row["focus_at"]
         calib = [_margin(score, keys, best), *_evidence(u), close, support, at]
-        return cand[0], cand, [*calib, focus_anywhere(ev), *winner_evidence(ev.units, cand)]
+        return (
+            cand[0],
+            cand,
+            [*calib, focus_anywhere(ev), *winner_evidence(ev.profile, ev.units, cand)],
+        )
     best = max(range(len(ev.units)), key=lambda i: unit_score[i])
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]

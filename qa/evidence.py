@@ -13,9 +13,10 @@ import re
 from collections.abc import Sequence
 
 from qa.candidates import Candidate
+from qa.profile import QuestionProfile, head_term, terms
 from qa.units import Sentence
 
-WINNER_FEATURES: tuple[str, ...] = ("not_content",)
+WINNER_FEATURES: tuple[str, ...] = ("not_content", "head_at")
 
 # A short quoted span: a nickname, a title, a slogan ("nicknamed “The Boss”").
 _QUOTED = re.compile(r"[\"“‘«]([^\"“”‘’«»]{1,60})[\"”’»]")
@@ -39,7 +40,29 @@ def not_content(text: str, cand: Candidate) -> float:
     )
 
 
-def winner_evidence(units: Sequence[Sentence], winner: tuple[int, Candidate]) -> list[float]:
+_TOKEN = re.compile(r"\w[\w'’\-.]*\w|\w")
+
+
+def head_at(prof: QuestionProfile, text: str, cand: Candidate) -> float:
+    """How near the asked noun, generic ones included ("which *cities*"), stands to a name
+    answer: 1 beside it, 1/(1+gap) further, 0 when the sentence lacks it; 1 for questions
+    without such a noun or answers that are no names."""
+    head = head_term(prof.text) if prof.kind in ("name", "place") else None
+    if head is None or cand.ctype != "name":
+        return 1.0
+    spans = [(m.start(), terms(m.group())) for m in _TOKEN.finditer(text)]
+    at = [k for k, (_, t) in enumerate(spans) if any(w[:5] == head[:5] for w in t)]
+    if not at:
+        return 0.0
+    lo = sum(s < cand.start for s, _ in spans)
+    hi = sum(s < cand.end for s, _ in spans)
+    gap = min(0 if lo <= k < hi else (lo - k if k < lo else k - hi + 1) for k in at)
+    return 1.0 / (1 + gap)
+
+
+def winner_evidence(
+    prof: QuestionProfile, units: Sequence[Sentence], winner: tuple[int, Candidate]
+) -> list[float]:
     """The WINNER_FEATURES of the chosen candidate (unit index, phrase)."""
     i, cand = winner
-    return [not_content(units[i].text, cand)]
+    return [not_content(units[i].text, cand), head_at(prof, units[i].text, cand)]

@@ -143,16 +143,28 @@ _AFTER_HEAD = frozenset(
 )
 
 
-def focus_term(question: str) -> str | None:
-    """The noun a "which X" / "how many X" question is about, as a stem."""
-    m = _WH_HEAD.search(question)
-    if not m:
-        return None
+def _head_words(question: str, m: re.Match[str]) -> list[str]:
     words = []
     for w in m.group(1).split():
         if w.lower() in _AFTER_HEAD:
             break
         words.append(w)
+    return words
+
+
+def head_term(question: str) -> str | None:
+    """The noun after "which"/"what", generic ones ("city", "country") included, as a stem."""
+    m = _WH_HEAD.search(question)
+    found = terms(" ".join(_head_words(question, m))) if m else []
+    return found[-1] if found else None
+
+
+def focus_term(question: str) -> str | None:
+    """The noun a "which X" / "how many X" question is about, as a stem."""
+    m = _WH_HEAD.search(question)
+    if not m:
+        return None
+    words = _head_words(question, m)
     if len(words) == 1 and words[0].lower().endswith("ed"):
         return None  # "what happened": a verb, not a head noun
     found = terms(" ".join(words))

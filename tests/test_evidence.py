@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from qa import load_selector
 from qa.candidates import Candidate, extract
-from qa.evidence import WINNER_FEATURES, not_content, winner_evidence
+from qa.evidence import WINNER_FEATURES, head_at, not_content, winner_evidence
 from qa.features import CALIBRATION_FEATURES
+from qa.profile import head_term, profile
 from qa.types import Passage
 from qa.units import Sentence
 
@@ -43,8 +44,9 @@ def test_winner_evidence_reads_the_winners_own_sentence() -> None:
     text = "Interviewer: welcome back to the programme."
     passage = Passage("c1", "doc.txt", "/docs/doc.txt", text, 0, len(text), None, 1.0)
     unit = Sentence(passage, 1, 0, len(text), text)
-    assert winner_evidence([unit], (0, _cand(text, "Interviewer"))) == [1.0]
-    assert len(WINNER_FEATURES) == len(winner_evidence([unit], (0, _cand(text, "Interviewer"))))
+    prof = profile("Who welcomed the audience back?")
+    got = winner_evidence(prof, [unit], (0, _cand(text, "Interviewer")))
+    assert dict(zip(WINNER_FEATURES, got, strict=True)) == {"not_content": 1.0, "head_at": 1.0}
 
 
 def test_the_shipped_calibrator_trusts_a_form_around_content_less() -> None:
@@ -55,3 +57,17 @@ def test_the_shipped_calibrator_trusts_a_form_around_content_less() -> None:
     content[at], form[at] = 0.0, 1.0
     p_content, p_form = sel.calibrate_typed.logits([content, form])
     assert p_form < p_content
+
+
+def test_the_asked_noun_stands_at_a_name_that_answers_it() -> None:
+    prof = profile("Which eight US cities received the extradited prisoners?")
+    assert head_term(prof.text) == "citi"  # a generic noun, kept here though not a focus
+    text = "The prisoners left from across Mexico and were flown to eight U.S. cities."
+    far = head_at(prof, text, _cand(text, "Mexico"))
+    named = "They landed in the cities Houston, Dallas, Miami."
+    near = head_at(prof, named, _cand(named, "Houston"))
+    assert 0.0 < far < near
+    assert head_at(prof, "Houston welcomed them.", _cand("Houston welcomed them.", "Houston")) == 0
+    # a question without an asked noun, or an answer that is no name, is not judged
+    who = profile("Who received the prisoners?")
+    assert head_at(who, text, _cand(text, "Mexico")) == 1.0
