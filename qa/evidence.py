@@ -1,7 +1,8 @@
 """What the winning candidate answer's own sentence says about it, beyond its type.
 
 A phrase of the asked type is not yet an answer: "Interviewer:" labels a speaker, "France's"
-qualifies another noun, a quoted nickname ("known as "El Narco"") names no place. When the
+qualifies another noun, a quoted nickname ("known as "El Narco"") names no place, "the Cold
+War" after "during" is a period, not a film. When the
 best the evidence offers is such a form, the documents likely do not say the answer: the
 refusal calibrator reads these properties of the winner (general properties of the text,
 learned weights; nothing here refuses by itself).
@@ -20,17 +21,21 @@ WINNER_FEATURES: tuple[str, ...] = ("not_content", "head_at")
 
 # A short quoted span: a nickname, a title, a slogan ("nicknamed “The Boss”").
 _QUOTED = re.compile(r"[\"“‘«]([^\"“”‘’«»]{1,60})[\"”’»]")
+_DURING = re.compile(r"\b(?:during|amid|amidst)\s+(?:the\s+)?$", re.I)  # a period or event
 _POSSESSIVE_END = re.compile(r"['’]s?$")
 
 
 def not_content(text: str, cand: Candidate) -> float:
-    """1 when the phrase is a form around content, not content: a speaker's or heading's
-    label ("Interviewer: ..."), a possessive qualifying another noun ("France's election"),
-    or a quoted phrase (a nickname, a title: "known as "El Narco""); else 0."""
+    """1 when the phrase is a form around content, not the thing asked for: a speaker's or
+    heading's label ("Interviewer: ..."), a possessive qualifying another noun ("France's
+    election"), a quoted phrase (a nickname, a title: "known as "El Narco"") or a name
+    after "during"/"amid" (a period or an event: "set during the Cold War"); else 0."""
     after = text[cand.end : cand.end + 2]
     if after.startswith(":") and not text[: cand.start].strip(" \"“'‘"):
         return 1.0
     if cand.ctype == "name" and _POSSESSIVE_END.search(cand.text):
+        return 1.0
+    if cand.ctype == "name" and _DURING.search(text[: cand.start]):
         return 1.0
     return float(
         any(

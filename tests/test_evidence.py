@@ -40,6 +40,14 @@ def test_a_quoted_phrase_is_a_nickname_or_title_not_the_thing() -> None:
     assert not_content(curly, _cand(curly, "Sinaloa")) == 0.0
 
 
+def test_a_name_after_during_is_a_period_or_event() -> None:
+    text = "A romance set during the Cold War won best picture."
+    assert not_content(text, _cand(text, "Cold War")) == 1.0
+    amid = "Talks stalled amid Brexit, Reuters reported."
+    assert not_content(amid, _cand(amid, "Brexit")) == 1.0
+    assert not_content(amid, _cand(amid, "Reuters")) == 0.0
+
+
 def test_winner_evidence_reads_the_winners_own_sentence() -> None:
     text = "Interviewer: welcome back to the programme."
     passage = Passage("c1", "doc.txt", "/docs/doc.txt", text, 0, len(text), None, 1.0)
