@@ -71,3 +71,47 @@ def winner_evidence(
     """The WINNER_FEATURES of the chosen candidate (unit index, phrase)."""
     i, cand = winner
     return [not_content(units[i].text, cand), head_at(prof, units[i].text, cand)]
+
+
+RANKER_FEATURES: tuple[str, ...] = ("person_for_place",)
+# A person stands after a title or role, or before a verb of saying.
+_TITLED = re.compile(
+    r"\b(?:mr|mrs|ms|dr|sir|president|senator|sen|governor|gov|judge|minister|secretary|general"
+    r"|ceo|chairman|chairwoman|director|executive|founder|leader|chief|spokes(?:man|woman|person)"
+    r"|agent|officer|official|lawyer|attorney|actor|actress|player|coach)\.?\s+$",
+    re.I,
+)
+_SAYS_AFTER = re.compile(r"^,?\s+(?:said|says|told|added|stated|who)\b", re.I)
+
+
+def _mentions(texts: Sequence[str], phrase: str) -> list[tuple[str, str]]:
+    """(the 40 characters before, the 20 after) each mention of `phrase` in `texts`."""
+    out = []
+    for text in texts:
+        for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", text):
+            out.append((text[max(0, m.start() - 40) : m.start()], text[m.end() : m.end() + 20]))
+    return out
+
+
+def person_for_place(prof: QuestionProfile, texts: Sequence[str], cand: Candidate) -> float:
+    """1 when a place is asked and the evidence somewhere says the name as a person's: after
+    a title or role ("President Donald Trump") or before a verb of saying ("Trump said");
+    0 otherwise (other questions, other candidates)."""
+    if prof.kind != "place" or cand.ctype != "name":
+        return 0.0
+    seen = _mentions(texts, cand.text)
+    return float(any(_TITLED.search(b) or _SAYS_AFTER.match(a) for b, a in seen))
+
+
+def ranker_evidence(
+    prof: QuestionProfile, units: Sequence[Sentence], found: Sequence[tuple[int, Candidate]]
+) -> list[list[float]]:
+    """The RANKER_FEATURES of each candidate (unit index, phrase), read over all the units."""
+    texts = list(dict.fromkeys(u.text for u in units))
+    seen: dict[str, float] = {}
+    rows = []
+    for _, c in found:
+        if c.text not in seen:
+            seen[c.text] = person_for_place(prof, texts, c)
+        rows.append([seen[c.text]])
+    return rows

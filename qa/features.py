@@ -16,7 +16,7 @@ from typing import Any
 
 from qa import candidates as cands
 from qa.doc_names import off_subject
-from qa.evidence import WINNER_FEATURES
+from qa.evidence import RANKER_FEATURES, WINNER_FEATURES, ranker_evidence
 from qa.profile import (
     YEAR,
     QuestionProfile,
@@ -57,6 +57,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "year_agrees",
     "specific",
     "focus_at",
+    *RANKER_FEATURES,  # qa.evidence
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
 # The refusal calibrator reads the winner's margin, these unit features and its evidence.
@@ -290,7 +291,8 @@ def candidate_features(
         mod = _modifier(units[i].text, c)
         spec, focus = cands.specificity(c), _focus_at(prof, units[i].text, c)
         rows.append([match, close, nearest, inq, sup, multi, mod, years, spec, focus])
-    return [(i, c) for i, c, _, _ in found], rows
+    pairs = [(i, c) for i, c, _, _ in found]
+    return pairs, [r + e for r, e in zip(rows, ranker_evidence(prof, units, pairs), strict=True)]
 
 
 def focus_phrase(ev: Evidence, i: int) -> cands.Candidate | None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from qa import load_selector
 from qa.candidates import Candidate, extract
-from qa.evidence import WINNER_FEATURES, head_at, not_content, winner_evidence
+from qa.evidence import (
+    RANKER_FEATURES,
+    WINNER_FEATURES,
+    head_at,
+    not_content,
+    person_for_place,
+    ranker_evidence,
+    winner_evidence,
+)
 from qa.features import CALIBRATION_FEATURES
 from qa.profile import head_term, profile
 from qa.types import Passage
@@ -79,3 +87,24 @@ def test_the_asked_noun_stands_at_a_name_that_answers_it() -> None:
     # a question without an asked noun, or an answer that is no name, is not judged
     who = profile("Who received the prisoners?")
     assert head_at(who, text, _cand(text, "Mexico")) == 1.0
+
+
+def test_a_name_said_as_a_person_does_not_answer_where() -> None:
+    prof = profile("Where are the lawmen based who advised against trips?")
+    texts = [
+        "Former U.S. President Donald Trump has pressured Mexico.",
+        "The sheriff's office in Texas advised against trips, Trump said.",
+    ]
+    trump = _cand(texts[0], "Donald Trump")
+    texas = _cand(texts[1], "Texas")
+    assert person_for_place(prof, texts, trump) == 1.0
+    assert person_for_place(prof, texts, texas) == 0.0
+    said = _cand(texts[1], "Trump")  # before "said": a person though no title stands before
+    assert person_for_place(prof, texts, said) == 1.0
+    # only where-questions are judged so
+    assert person_for_place(profile("Who pressured Mexico?"), texts, trump) == 0.0
+    units = [
+        Sentence(Passage("c", "d", "/d", t, 0, len(t), None, 1.0), 1, 0, len(t), t) for t in texts
+    ]
+    rows = ranker_evidence(prof, units, [(0, trump), (1, texas)])
+    assert rows == [[1.0], [0.0]] and len(rows[0]) == len(RANKER_FEATURES)
