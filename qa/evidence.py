@@ -1,11 +1,14 @@
-"""What the winning candidate answer's own sentence says about it, beyond its type.
+"""What a candidate answer's own sentence and the evidence say about it, beyond its type.
 
 A phrase of the asked type is not yet an answer: "Interviewer:" labels a speaker, "France's"
-qualifies another noun, a quoted nickname ("known as "El Narco"") names no place, "the Cold
-War" after "during" is a period, not a film. When the
-best the evidence offers is such a form, the documents likely do not say the answer: the
-refusal calibrator reads these properties of the winner (general properties of the text,
-learned weights; nothing here refuses by itself).
+qualifies another noun, a quoted nickname ("known as "El Narco"") names no prison, "the Cold
+War" after "during" is a period, not a film, and "former executive Mike Durbin" is not the
+new CEO. When the best the evidence offers is such a form, or a name standing far from the
+asked noun ("which *cities*"), the documents likely do not say the answer: the refusal
+calibrator reads these properties of the winner (WINNER_FEATURES). A name the evidence says
+as a person's is a poor answer to a where-question: the candidate ranker reads that
+(RANKER_FEATURES). All are general properties of the text with learned weights; nothing here
+refuses by itself.
 """
 
 from __future__ import annotations
@@ -21,21 +24,29 @@ WINNER_FEATURES: tuple[str, ...] = ("not_content", "head_at")
 
 # A short quoted span: a nickname, a title, a slogan ("nicknamed “The Boss”").
 _QUOTED = re.compile(r"[\"“‘«]([^\"“”‘’«»]{1,60})[\"”’»]")
+_FORMER_WORD = re.compile(r"\b(?:former|ex-|onetime|erstwhile|previous|then)\b", re.I)
+# "former" within the three words before a name: it no longer holds the role it is named by
+_FORMER = re.compile(r"\b(?:former|ex-|onetime|erstwhile)\s*(?:\S+\s+){0,3}$", re.I)
 _DURING = re.compile(r"\b(?:during|amid|amidst)\s+(?:the\s+)?$", re.I)  # a period or event
 _POSSESSIVE_END = re.compile(r"['’]s?$")
 
 
-def not_content(text: str, cand: Candidate) -> float:
+def not_content(prof: QuestionProfile, text: str, cand: Candidate) -> float:
     """1 when the phrase is a form around content, not the thing asked for: a speaker's or
     heading's label ("Interviewer: ..."), a possessive qualifying another noun ("France's
-    election"), a quoted phrase (a nickname, a title: "known as "El Narco"") or a name
-    after "during"/"amid" (a period or an event: "set during the Cold War"); else 0."""
+    election"), a quoted phrase (a nickname, a title: "known as "El Narco""), a name after
+    "during"/"amid" (a period or an event: "set during the Cold War"), or one described as
+    "former" when the question asks for no former one ("former Fidelity executive Mike
+    Durbin" for the new CEO); else 0."""
     after = text[cand.end : cand.end + 2]
     if after.startswith(":") and not text[: cand.start].strip(" \"“'‘"):
         return 1.0
-    if cand.ctype == "name" and _POSSESSIVE_END.search(cand.text):
-        return 1.0
-    if cand.ctype == "name" and _DURING.search(text[: cand.start]):
+    before = text[: cand.start]
+    if cand.ctype == "name" and (
+        _POSSESSIVE_END.search(cand.text)
+        or _DURING.search(before)
+        or (_FORMER.search(before[-60:]) and not _FORMER_WORD.search(prof.text))
+    ):
         return 1.0
     return float(
         any(
@@ -70,7 +81,7 @@ def winner_evidence(
 ) -> list[float]:
     """The WINNER_FEATURES of the chosen candidate (unit index, phrase)."""
     i, cand = winner
-    return [not_content(units[i].text, cand), head_at(prof, units[i].text, cand)]
+    return [not_content(prof, units[i].text, cand), head_at(prof, units[i].text, cand)]
 
 
 RANKER_FEATURES: tuple[str, ...] = ("person_for_place",)

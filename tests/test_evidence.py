@@ -1,5 +1,6 @@
-"""Evidence about the winning candidate's own form (qa.evidence), read by the refusal
-calibrator: labels, possessives and quoted nicknames are forms around content."""
+"""Evidence about a candidate answer beyond its type (qa.evidence): labels, possessives,
+quoted nicknames, periods and former holders are forms around content, and the asked noun's
+distance, for the refusal calibrator; a person for a where-question, for the ranker."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from qa.profile import head_term, profile
 from qa.types import Passage
 from qa.units import Sentence
 
+_ANY = profile("Who said it?")
+
 
 def _cand(text: str, phrase: str) -> Candidate:
     return next(c for c in extract(text) if c.text == phrase)
@@ -26,34 +29,45 @@ def _cand(text: str, phrase: str) -> Candidate:
 
 def test_a_speaker_label_is_no_content() -> None:
     text = "Interviewer: Dr. Ramirez, thank you for joining us today."
-    assert not_content(text, _cand(text, "Interviewer")) == 1.0
+    assert not_content(_ANY, text, _cand(text, "Interviewer")) == 1.0
     # the same name inside the sentence, not labelling it, is content
     said = "We spoke with the Interviewer about Chicago today."
-    assert not_content(said, _cand(said, "Chicago")) == 0.0
+    assert not_content(_ANY, said, _cand(said, "Chicago")) == 0.0
 
 
 def test_a_possessive_qualifies_another_noun() -> None:
     text = "Find the results of France's presidential election on our map."
-    assert not_content(text, _cand(text, "France's")) == 1.0
+    assert not_content(_ANY, text, _cand(text, "France's")) == 1.0
     plain = "Emmanuel Macron won the election in France."
-    assert not_content(plain, _cand(plain, "Emmanuel Macron")) == 0.0
-    assert not_content(plain, _cand(plain, "France")) == 0.0
+    assert not_content(_ANY, plain, _cand(plain, "Emmanuel Macron")) == 0.0
+    assert not_content(_ANY, plain, _cand(plain, "France")) == 0.0
 
 
 def test_a_quoted_phrase_is_a_nickname_or_title_not_the_thing() -> None:
     text = 'The kingpin, nicknamed "El Narco de Narcos", evaded prison for decades.'
-    assert not_content(text, _cand(text, "El Narco de Narcos")) == 1.0
+    assert not_content(_ANY, text, _cand(text, "El Narco de Narcos")) == 1.0
     curly = "He was known as “The Boss” in Sinaloa."
-    assert not_content(curly, _cand(curly, "Boss")) == 1.0  # "The" is no part of a name
-    assert not_content(curly, _cand(curly, "Sinaloa")) == 0.0
+    assert not_content(_ANY, curly, _cand(curly, "Boss")) == 1.0  # "The" is no part of a name
+    assert not_content(_ANY, curly, _cand(curly, "Sinaloa")) == 0.0
 
 
 def test_a_name_after_during_is_a_period_or_event() -> None:
     text = "A romance set during the Cold War won best picture."
-    assert not_content(text, _cand(text, "Cold War")) == 1.0
+    assert not_content(_ANY, text, _cand(text, "Cold War")) == 1.0
     amid = "Talks stalled amid Brexit, Reuters reported."
-    assert not_content(amid, _cand(amid, "Brexit")) == 1.0
-    assert not_content(amid, _cand(amid, "Reuters")) == 0.0
+    assert not_content(_ANY, amid, _cand(amid, "Brexit")) == 1.0
+    assert not_content(_ANY, amid, _cand(amid, "Reuters")) == 0.0
+
+
+def test_a_former_holder_does_not_answer_who_holds_it_now() -> None:
+    text = "The firm hired former Fidelity Investments executive Mike Durbin as president."
+    durbin = _cand(text, "Mike Durbin")
+    assert not_content(profile("Who is the new CEO of Fidelity?"), text, durbin) == 1.0
+    # a question that asks for a former one is answered by one
+    former = profile("Which former Fidelity executive did the firm hire?")
+    assert not_content(former, text, durbin) == 0.0
+    plain = "The firm hired Mike Durbin, a Fidelity executive."
+    assert not_content(_ANY, plain, _cand(plain, "Mike Durbin")) == 0.0
 
 
 def test_winner_evidence_reads_the_winners_own_sentence() -> None:
