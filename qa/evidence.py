@@ -31,29 +31,32 @@ _DURING = re.compile(r"\b(?:during|amid|amidst)\s+(?:the\s+)?$", re.I)  # a peri
 _POSSESSIVE_END = re.compile(r"['’]s?$")
 
 
-def not_content(prof: QuestionProfile, text: str, cand: Candidate) -> float:
-    """1 when the phrase is a form around content, not the thing asked for: a speaker's or
-    heading's label ("Interviewer: ..."), a possessive qualifying another noun ("France's
+def content_form(prof: QuestionProfile, text: str, cand: Candidate) -> str | None:
+    """The form around content the phrase is, not the thing asked for, or None: a speaker's
+    or heading's label ("Interviewer: ..."), a possessive qualifying another noun ("France's
     election"), a quoted phrase (a nickname, a title: "known as "El Narco""), a name after
     "during"/"amid" (a period or an event: "set during the Cold War"), or one described as
     "former" when the question asks for no former one ("former Fidelity executive Mike
-    Durbin" for the new CEO); else 0."""
-    after = text[cand.end : cand.end + 2]
-    if after.startswith(":") and not text[: cand.start].strip(" \"“'‘"):
-        return 1.0
+    Durbin" for the new CEO)."""
+    if text[cand.end : cand.end + 1] == ":" and not text[: cand.start].strip(" \"“'‘"):
+        return "a speaker's or heading's label"
     before = text[: cand.start]
-    if cand.ctype == "name" and (
-        _POSSESSIVE_END.search(cand.text)
-        or _DURING.search(before)
-        or (_FORMER.search(before[-60:]) and not _FORMER_WORD.search(prof.text))
-    ):
-        return 1.0
-    return float(
-        any(
-            m.start(1) <= cand.start and cand.end <= m.end(1) and len(m.group(1).split()) <= 6
-            for m in _QUOTED.finditer(text)
-        )
-    )
+    if cand.ctype == "name":
+        if _POSSESSIVE_END.search(cand.text):
+            return "a possessive"
+        if _DURING.search(before):
+            return "a period or event"
+        if _FORMER.search(before[-60:]) and not _FORMER_WORD.search(prof.text):
+            return "a former holder"
+    for m in _QUOTED.finditer(text):
+        if m.start(1) <= cand.start and cand.end <= m.end(1) and len(m.group(1).split()) <= 6:
+            return "a quoted nickname or title"
+    return None
+
+
+def not_content(prof: QuestionProfile, text: str, cand: Candidate) -> float:
+    """1 when the phrase is a form around content (`content_form`), else 0."""
+    return float(content_form(prof, text, cand) is not None)
 
 
 _TOKEN = re.compile(r"\w[\w'’\-.]*\w|\w")

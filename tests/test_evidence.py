@@ -9,6 +9,7 @@ from qa.candidates import Candidate, extract
 from qa.evidence import (
     RANKER_FEATURES,
     WINNER_FEATURES,
+    content_form,
     head_at,
     not_content,
     person_for_place,
@@ -122,3 +123,16 @@ def test_a_name_said_as_a_person_does_not_answer_where() -> None:
     ]
     rows = ranker_evidence(prof, units, [(0, trump), (1, texas)])
     assert rows == [[1.0], [0.0]] and len(rows[0]) == len(RANKER_FEATURES)
+
+
+def test_the_form_is_named_for_the_refusal_reason() -> None:
+    label = "Interviewer: welcome back."
+    assert (
+        content_form(_ANY, label, _cand(label, "Interviewer")) == "a speaker's or heading's label"
+    )
+    own = "France's election was close."
+    assert content_form(_ANY, own, _cand(own, "France's")) == "a possessive"
+    war = "It was set during the Cold War."
+    assert content_form(_ANY, war, _cand(war, "Cold War")) == "a period or event"
+    plain = "Emmanuel Macron won."
+    assert content_form(_ANY, plain, _cand(plain, "Emmanuel Macron")) is None
