@@ -87,7 +87,7 @@ def winner_evidence(
     return [not_content(prof, units[i].text, cand), head_at(prof, units[i].text, cand)]
 
 
-RANKER_FEATURES: tuple[str, ...] = ("person_for_place",)
+RANKER_FEATURES: tuple[str, ...] = ("person_for_place", "common_word")
 # A person stands after a title or role, or before a verb of saying.
 _TITLED = re.compile(
     r"\b(?:mr|mrs|ms|dr|sir|president|senator|sen|governor|gov|judge|minister|secretary|general"
@@ -117,15 +117,21 @@ def person_for_place(prof: QuestionProfile, texts: Sequence[str], cand: Candidat
     return float(any(_TITLED.search(b) or _SAYS_AFTER.match(a) for b, a in seen))
 
 
+def common_word(lower: set[str], cand: Candidate) -> float:
+    """1 for a one-word name the evidence also says in lower case ("Thank you", "Despite
+    ..."): a common word capitalised at a sentence's start, no name."""
+    word = cand.text.strip("'’")
+    return float(cand.ctype == "name" and " " not in word and word.lower() in lower)
+
+
 def ranker_evidence(
     prof: QuestionProfile, units: Sequence[Sentence], found: Sequence[tuple[int, Candidate]]
 ) -> list[list[float]]:
     """The RANKER_FEATURES of each candidate (unit index, phrase), read over all the units."""
     texts = list(dict.fromkeys(u.text for u in units))
-    seen: dict[str, float] = {}
-    rows = []
+    lower = {w for t in texts for w in re.findall(r"\b[a-z][\w’'\-]*", t)}
+    seen: dict[str, list[float]] = {}
     for _, c in found:
         if c.text not in seen:
-            seen[c.text] = person_for_place(prof, texts, c)
-        rows.append([seen[c.text]])
-    return rows
+            seen[c.text] = [person_for_place(prof, texts, c), common_word(lower, c)]
+    return [seen[c.text] for _, c in found]

@@ -122,7 +122,8 @@ def test_a_name_said_as_a_person_does_not_answer_where() -> None:
         Sentence(Passage("c", "d", "/d", t, 0, len(t), None, 1.0), 1, 0, len(t), t) for t in texts
     ]
     rows = ranker_evidence(prof, units, [(0, trump), (1, texas)])
-    assert rows == [[1.0], [0.0]] and len(rows[0]) == len(RANKER_FEATURES)
+    at = RANKER_FEATURES.index("person_for_place")
+    assert [r[at] for r in rows] == [1.0, 0.0] and len(rows[0]) == len(RANKER_FEATURES)
 
 
 def test_the_form_is_named_for_the_refusal_reason() -> None:
@@ -136,3 +137,17 @@ def test_the_form_is_named_for_the_refusal_reason() -> None:
     assert content_form(_ANY, war, _cand(war, "Cold War")) == "a period or event"
     plain = "Emmanuel Macron won."
     assert content_form(_ANY, plain, _cand(plain, "Emmanuel Macron")) is None
+
+
+def test_a_capitalised_common_word_is_no_name() -> None:
+    texts = ["Dr. Lee: Thank you for having me.", "Interviewer: Dr. Lee, thank you for joining us."]
+    units = [
+        Sentence(Passage("c", "d", "/d", t, 0, len(t), None, 1.0), 1, 0, len(t), t) for t in texts
+    ]
+    prof = profile("What is Dr. Lee's first name?")
+    thank = _cand(texts[0], "Thank")
+    lee = _cand(texts[0], "Lee")
+    rows = ranker_evidence(prof, units, [(0, thank), (0, lee)])
+    at = RANKER_FEATURES.index("common_word")
+    assert rows[0][at] == 1.0  # "thank" is said in lower case elsewhere
+    assert rows[1][at] == 0.0
