@@ -6,7 +6,8 @@ War" after "during" is a period, not a film, and "former executive Mike Durbin" 
 new CEO. When the best the evidence offers is such a form, or a name standing far from the
 asked noun ("which *cities*"), the documents likely do not say the answer: the refusal
 calibrator reads these properties of the winner (WINNER_FEATURES). A name the evidence says
-as a person's is a poor answer to a where-question: the candidate ranker reads that
+as a person's is a poor answer to a where-question, and a one-word "name" the evidence also
+says in lower case ("Thank you") is a common word: the candidate ranker reads those
 (RANKER_FEATURES). All are general properties of the text with learned weights; nothing here
 refuses by itself.
 """
