@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from qa.candidates import Candidate, agrees, normal, specificity, value_key
+from qa.evidence import WINNER_FEATURES, content_form, winner_evidence
 from qa.features import (
     CALIBRATION_FROM_UNIT,
     CANDIDATE_FEATURES,
@@ -16,8 +17,9 @@ from qa.features import (
     focus_anywhere,
     focus_phrase,
 )
-from qa.profile import terms
+from qa.profile import head_term, terms
 from qa.selector import Selector
+from qa.why import asked_word, weakest
 
 MAX_SENTENCES = 2
 # Off-topic questions ("the capital of Australia" of a news corpus) read at cosine <= 0.18 to
@@ -77,11 +79,16 @@ def choose(
         row = dict(zip(CANDIDATE_FEATURES, ev.candidate_x[best], strict=False))
         close, support, at = row["focus_closeness"], row["support"], row["focus_at"]
         calib = [_margin(score, keys, best), *_evidence(u), close, support, at]
-        return cand[0], cand, [*calib, focus_anywhere(ev)]
+        return (
+            cand[0],
+            cand,
+            [*calib, focus_anywhere(ev), *winner_evidence(ev.profile, ev.units, cand)],
+        )
     best = max(range(len(ev.units)), key=lambda i: unit_score[i])
     keys = [u.text for u in ev.units]
     calib = [_margin(unit_score, keys, best), *_evidence(ev.unit_x[best])]
-    return best, None, [*calib, 0.0, 0.0, 1.0, focus_anywhere(ev)]
+    none = [0.0] * len(WINNER_FEATURES)
+    return best, None, [*calib, 0.0, 0.0, 1.0, focus_anywhere(ev), *none]
 
 
 def _fullest(ev: Evidence, score: list[float], best: int) -> int:
@@ -135,7 +142,12 @@ def decide(ev: Evidence, selector: Selector) -> Decision:
     threshold = selector.min_typed if prof.typed else selector.min_other
     p = sigmoid(model.logits([calib])[0])
     if p < threshold:
-        return _refuse(f"weak evidence (p={p:.2f} < {threshold:.2f})", p)
+        asked = asked_word(prof.text, prof.focus or head_term(prof.text))
+        form = content_form(prof, ev.units[cand[0]].text, cand[1]) if cand else None
+        why = weakest(model, calib, cand[1].text if cand else None, asked, form)
+        return _refuse(
+            f"weak evidence (p={p:.2f} < {threshold:.2f})" + (f": {why}" if why else ""), p
+        )
     unit_score = selector.unit.logits(ev.unit_x)
     order = sorted(range(len(ev.units)), key=lambda i: unit_score[i], reverse=True)
     units = [first]

@@ -17,6 +17,7 @@ from typing import Any
 from qa import candidates as cands
 from qa.context import neighbour_cosine
 from qa.doc_names import off_subject
+from qa.evidence import RANKER_FEATURES, WINNER_FEATURES, ranker_evidence
 from qa.profile import (
     YEAR,
     QuestionProfile,
@@ -57,6 +58,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "year_agrees",
     "specific",
     "focus_at",
+    *RANKER_FEATURES,  # qa.evidence
     "unit_score",  # added by the selector: the candidate's sentence as the unit ranker sees it
 )
 # The refusal calibrator reads the winner's margin, these unit features and its evidence.
@@ -76,6 +78,7 @@ CALIBRATION_FEATURES: tuple[str, ...] = (
     "support",
     "focus_at",
     "focus_anywhere",
+    *WINNER_FEATURES,  # qa.evidence: the winning candidate's own form (0 for untyped questions)
 )
 
 _BOILERPLATE = re.compile(
@@ -290,7 +293,8 @@ def candidate_features(
         mod = _modifier(units[i].text, c)
         spec, focus = cands.specificity(c), _focus_at(prof, units[i].text, c)
         rows.append([match, close, nearest, inq, sup, multi, mod, years, spec, focus])
-    return [(i, c) for i, c, _, _ in found], rows
+    pairs = [(i, c) for i, c, _, _ in found]
+    return pairs, [r + e for r, e in zip(rows, ranker_evidence(prof, units, pairs), strict=True)]
 
 
 def focus_phrase(ev: Evidence, i: int) -> cands.Candidate | None:

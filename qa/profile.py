@@ -34,6 +34,9 @@ _MONEY = (
     r"|spend|spent|paid|pay|price|worth|value|valuation|dividend|debt|eps|capex|assets"
 )
 _WH = r"\b(?:what|which)\b(?:\s+[\w'’\-]+){0,3}?\s+"
+# "who" asks only as the question's first question word; after "which ..." it is relative
+# ("in which part ... are the lawmen based who advised ...").
+_FIRST_WHO = r"^(?:(?!\b(?:what|which|where|when|how|why)\b).)*\bwho(?:m|se)?\b"
 _MANY_THINGS = re.compile(r"\b(?:how|why|describe|explain|compare|discuss|relate)\b", re.I)
 
 _QUARTER = re.compile(
@@ -84,8 +87,10 @@ def answer_kind(question: str) -> str:
         return "number"
     if re.search(rf"\bwhen\b|{_WH}(?:year|date|day|month|time|decade|century)\b(?!-)", q):
         return "date"
+    if re.search(r"\b(?i:what|which) (?i:parts?) of (?:the )?[A-Z]", question):
+        return "place"  # "in which part of the US": a region of a named place
     if re.search(
-        rf"\bwho(m|se)?\b|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b"
+        rf"{_FIRST_WHO}|{_WH}(?:{_PERSON})\b|\bwhat is \w+(?:'s)? name\b"
         r"|\bwhat(?:'s| is| was)\b[^?]{0,30}['’]s (?:\w+ )?name\b",  # "Dr. Lee's first name"
         q,
     ):
@@ -138,16 +143,28 @@ _AFTER_HEAD = frozenset(
 )
 
 
-def focus_term(question: str) -> str | None:
-    """The noun a "which X" / "how many X" question is about, as a stem."""
-    m = _WH_HEAD.search(question)
-    if not m:
-        return None
+def _head_words(question: str, m: re.Match[str]) -> list[str]:
     words = []
     for w in m.group(1).split():
         if w.lower() in _AFTER_HEAD:
             break
         words.append(w)
+    return words
+
+
+def head_term(question: str) -> str | None:
+    """The noun after "which"/"what", generic ones ("city", "country") included, as a stem."""
+    m = _WH_HEAD.search(question)
+    found = terms(" ".join(_head_words(question, m))) if m else []
+    return found[-1] if found else None
+
+
+def focus_term(question: str) -> str | None:
+    """The noun a "which X" / "how many X" question is about, as a stem."""
+    m = _WH_HEAD.search(question)
+    if not m:
+        return None
+    words = _head_words(question, m)
     if len(words) == 1 and words[0].lower().endswith("ed"):
         return None  # "what happened": a verb, not a head noun
     found = terms(" ".join(words))
