@@ -232,9 +232,9 @@ def cold_breakdown(a: dict[str, Any]) -> dict[str, Any]:
     lap("import qa")
     engine = Engine(_settings(a))
     engine.store.count_chunks()
-    lap("open docstore")
+    lap("open the index (import chromadb, sync the cache)")
     engine.store.count_vectors()
-    lap("import + open chroma")
+    lap("count the vectors")
     from index.embeddings import embed_query
 
     embed_query("load", backend=engine.settings.query_backend)
