@@ -138,6 +138,22 @@ def type_match(profile: QuestionProfile, cand: Candidate) -> float:
     return table.get(cand.ctype, 0.0)
 
 
+TOKEN = re.compile(r"\w[\w'’\-.,]*\w|\w|[$%]")  # a word, a figure with its commas, $ or %
+
+
+def noun_at(stem: str, text: str, cand: Candidate) -> float:
+    """How near a word of `stem` (its first five letters) stands to the candidate in `text`:
+    1 inside or beside it, 1/(1+gap) a gap of words away, 0 when the text lacks it."""
+    spans = [(m.start(), terms(m.group())) for m in TOKEN.finditer(text)]
+    at = [k for k, (_, ts) in enumerate(spans) if any(t[:5] == stem[:5] for t in ts)]
+    if not at:
+        return 0.0
+    lo = sum(s < cand.start for s, _ in spans)
+    hi = sum(s < cand.end for s, _ in spans)
+    gap = min(0 if lo <= k < hi else (lo - k if k < lo else k - hi + 1) for k in at)
+    return 1.0 / (1 + gap)
+
+
 def in_question(profile: QuestionProfile, cand: Candidate) -> float:
     """Share of the candidate's words the question already says (1.0: not an answer)."""
     words = terms(cand.text) or [cand.text.lower()]

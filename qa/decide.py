@@ -17,7 +17,7 @@ from qa.features import (
     focus_anywhere,
     focus_phrase,
 )
-from qa.profile import head_term, terms
+from qa.profile import terms
 from qa.selector import Selector
 from qa.why import asked_word, weakest
 
@@ -142,7 +142,7 @@ def decide(ev: Evidence, selector: Selector) -> Decision:
     threshold = selector.min_typed if prof.typed else selector.min_other
     p = sigmoid(model.logits([calib])[0])
     if p < threshold:
-        asked = asked_word(prof.text, prof.focus or head_term(prof.text))
+        asked = asked_word(prof.text, prof.focus or prof.head)
         form = content_form(prof, ev.units[cand[0]].text, cand[1]) if cand else None
         why = weakest(model, calib, cand[1].text if cand else None, asked, form)
         return _refuse(

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.candidates import Candidate
-from qa.profile import QuestionProfile, head_term, terms
+from qa.candidates import Candidate, noun_at
+from qa.profile import QuestionProfile
 from qa.units import Sentence
 
 WINNER_FEATURES: tuple[str, ...] = ("not_content", "head_at")
@@ -60,24 +60,13 @@ def not_content(prof: QuestionProfile, text: str, cand: Candidate) -> float:
     return float(content_form(prof, text, cand) is not None)
 
 
-_TOKEN = re.compile(r"\w[\w'’\-.]*\w|\w")
-
-
 def head_at(prof: QuestionProfile, text: str, cand: Candidate) -> float:
     """How near the asked noun, generic ones included ("which *cities*"), stands to a name
     answer: 1 beside it, 1/(1+gap) further, 0 when the sentence lacks it; 1 for questions
     without such a noun or answers that are no names."""
-    head = head_term(prof.text) if prof.kind in ("name", "place") else None
-    if head is None or cand.ctype != "name":
+    if prof.kind not in ("name", "place") or prof.head is None or cand.ctype != "name":
         return 1.0
-    spans = [(m.start(), terms(m.group())) for m in _TOKEN.finditer(text)]
-    at = [k for k, (_, t) in enumerate(spans) if any(w[:5] == head[:5] for w in t)]
-    if not at:
-        return 0.0
-    lo = sum(s < cand.start for s, _ in spans)
-    hi = sum(s < cand.end for s, _ in spans)
-    gap = min(0 if lo <= k < hi else (lo - k if k < lo else k - hi + 1) for k in at)
-    return 1.0 / (1 + gap)
+    return noun_at(prof.head, text, cand)
 
 
 def winner_evidence(

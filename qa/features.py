@@ -90,7 +90,6 @@ _BOILERPLATE = re.compile(
 )
 _ELLIPSIS = re.compile(r"(?:\.\.\.|…)\s*$|^\W*(?:\.\.\.|…)")
 MOSTLY_ASKED = 0.5  # a phrase half made of the question's own words is not its answer
-_TOKEN = re.compile(r"\w[\w'’\-.,]*\w|\w|[$%]")
 
 
 @dataclass
@@ -211,7 +210,7 @@ def closeness(
     prof: QuestionProfile, text: str, cand: cands.Candidate, idf: dict[str, float]
 ) -> tuple[float, float]:
     """How near the question's words stand around the candidate in its sentence (0..1)."""
-    tokens = [(m.start(), terms(m.group())) for m in _TOKEN.finditer(text)]
+    tokens = [(m.start(), terms(m.group())) for m in cands.TOKEN.finditer(text)]
     inside = [i for i, (s, _) in enumerate(tokens) if cand.start <= s < cand.end] or [0]
     lo, hi = inside[0], inside[-1]
     best: dict[str, int] = {}
@@ -231,20 +230,7 @@ def closeness(
 def _focus_at(prof: QuestionProfile, text: str, cand: cands.Candidate) -> float:
     """How near the asked-for noun ("which *prison*") stands to the candidate: 1 inside or
     beside it, 0 when the sentence lacks it; 1 when the question names no such noun."""
-    if prof.focus is None:
-        return 1.0
-    stem = prof.focus[:5]
-    where = [
-        m.start() for m in _TOKEN.finditer(text) if any(t[:5] == stem for t in terms(m.group()))
-    ]
-    if not where:
-        return 0.0
-    spans = [m.start() for m in _TOKEN.finditer(text)]
-    lo = sum(s < cand.start for s in spans)
-    hi = sum(s < cand.end for s in spans)
-    index = [sum(s < w for s in spans) for w in where]
-    gap = min(0 if lo <= i < hi else (lo - i if i < lo else i - hi + 1) for i in index)
-    return 1.0 / (1 + gap)
+    return 1.0 if prof.focus is None else cands.noun_at(prof.focus, text, cand)
 
 
 _LOWER_NEXT = re.compile(r"\s+[a-z]")

@@ -127,6 +127,7 @@ class QuestionProfile:
     years: frozenset[str]
     periods: frozenset[str]
     focus: str | None  # the head noun of "which X" / "how many X", as a stem
+    head: str | None  # the noun after "which"/"what", generic ones ("cities") too (head_term)
     names: tuple[str, ...]  # the names the question itself is about (question_names)
     wants_short: bool  # asks for one thing: a name, a date, a figure
 
@@ -143,7 +144,7 @@ _AFTER_HEAD = frozenset(
 )
 
 
-def _head_words(question: str, m: re.Match[str]) -> list[str]:
+def _head_words(m: re.Match[str]) -> list[str]:
     words = []
     for w in m.group(1).split():
         if w.lower() in _AFTER_HEAD:
@@ -155,7 +156,7 @@ def _head_words(question: str, m: re.Match[str]) -> list[str]:
 def head_term(question: str) -> str | None:
     """The noun after "which"/"what", generic ones ("city", "country") included, as a stem."""
     m = _WH_HEAD.search(question)
-    found = terms(" ".join(_head_words(question, m))) if m else []
+    found = terms(" ".join(_head_words(m))) if m else []
     return found[-1] if found else None
 
 
@@ -164,7 +165,7 @@ def focus_term(question: str) -> str | None:
     m = _WH_HEAD.search(question)
     if not m:
         return None
-    words = _head_words(question, m)
+    words = _head_words(m)
     if len(words) == 1 and words[0].lower().endswith("ed"):
         return None  # "what happened": a verb, not a head noun
     found = terms(" ".join(words))
@@ -231,6 +232,7 @@ def profile(text: str) -> QuestionProfile:
         years=frozenset(YEAR.findall(question)),
         periods=frozenset(periods(question)),
         focus=focus_term(question),
+        head=head_term(question),
         names=tuple(question_names(question)),
         wants_short=kind != "other" and not many,
     )

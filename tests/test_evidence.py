@@ -92,7 +92,7 @@ def test_the_shipped_calibrator_trusts_a_form_around_content_less() -> None:
 
 def test_the_asked_noun_stands_at_a_name_that_answers_it() -> None:
     prof = profile("Which eight US cities received the extradited prisoners?")
-    assert head_term(prof.text) == "citi"  # a generic noun, kept here though not a focus
+    assert prof.head == head_term(prof.text) == "citi"  # generic, kept though not a focus
     text = "The prisoners left from across Mexico and were flown to eight U.S. cities."
     far = head_at(prof, text, _cand(text, "Mexico"))
     named = "They landed in the cities Houston, Dallas, Miami."
@@ -151,3 +151,10 @@ def test_a_capitalised_common_word_is_no_name() -> None:
     at = RANKER_FEATURES.index("common_word")
     assert rows[0][at] == 1.0  # "thank" is said in lower case elsewhere
     assert rows[1][at] == 0.0
+
+
+def test_the_asked_noun_is_read_from_the_question_not_a_carried_sentence() -> None:
+    carried = "Officials would not say which airport was used."
+    prof = profile(f"Who flew them? {carried}")
+    assert head_term(prof.text) == "airport"  # reading the whole text finds the carried noun
+    assert prof.head is None  # the question itself asks "who", with no noun after it
